@@ -1,0 +1,34 @@
+# make test / make demo work on a fresh machine: they create .venv, install, then run.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.vla_ros_installed
+# The ros-jazzy wheels keep the ament index inside the venv; rclpy finds its middleware through it.
+RUN := AMENT_PREFIX_PATH=$(abspath $(VENV)) MUJOCO_GL=$${MUJOCO_GL:-egl} PYTHONUNBUFFERED=1
+
+.PHONY: install test demo lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-common.txt setup.py setup.cfg package.xml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation .
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(RUN) $(VENV)/bin/ruff check vla_ros test launch setup.py
+	$(RUN) $(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(RUN) $(VENV)/bin/vla_demo
+
+bench: $(STAMP)
+	$(RUN) $(VENV)/bin/vla_bench rate --json
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check vla_ros test launch setup.py
+
+clean:
+	rm -rf build *.egg-info out

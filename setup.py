@@ -1,0 +1,77 @@
+"""ament_python package: `colcon build` on a ROS 2 install, or `pip install .` into a venv with the ros-jazzy wheels."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+PACKAGE = "vla_ros"
+HERE = Path(__file__).resolve().parent
+
+# console script name -> "module:function"
+EXECUTABLES = {
+    "vla_node": "vla_ros.ros.node:main",
+    "vla_instruct": "vla_ros.ros.instruct:main",
+    "vla_sim": "vla_ros.ros.sim_node:main",
+    "vla_demo": "vla_ros.tools.demo:main",
+    "vla_export": "vla_ros.tools.export:main",
+    "vla_bench": "vla_ros.tools.bench:main",
+    "vla_train": "vla_ros.tools.train:main",
+    "vla_replay": "vla_ros.tools.replay:main",
+    "vla_export_dataset": "vla_ros.tools.export_dataset:main",
+}
+
+
+def tree(folder: str) -> list[tuple[str, list[str]]]:
+    """data_files entries installing `folder` (recursively) under share/vla_ros/<folder>."""
+    entries: dict[str, list[str]] = {}
+    for path in sorted((HERE / folder).rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".engine", ".pyc"):
+            relative = path.relative_to(HERE)
+            entries.setdefault(os.path.join("share", PACKAGE, str(relative.parent)), []).append(str(relative))
+    return sorted(entries.items())
+
+
+def lib_wrappers() -> list[tuple[str, list[str]]]:
+    """`ros2 run vla_ros <exe>` looks in lib/vla_ros. colcon puts console scripts there (setup.cfg); a pip
+    install puts them in bin/, so small launchers are installed to lib/vla_ros as well."""
+    folder = HERE / "build" / "lib_wrappers"
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name, target in EXECUTABLES.items():
+        module, function = target.split(":")
+        script = folder / name
+        script.write_text(f"#!/usr/bin/env python3\nimport sys\nfrom {module} import {function}\n"
+                          f"sys.exit({function}())\n")
+        script.chmod(0o755)
+        files.append(str(script.relative_to(HERE)))
+    return [(os.path.join("lib", PACKAGE), files)]
+
+
+data_files = [
+    ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+    (f"share/{PACKAGE}", ["package.xml"]),
+    *tree("launch"),
+    *tree("config"),
+    *tree("models"),
+]
+if os.environ.get("COLCON") is None:
+    data_files += lib_wrappers()
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*"]),
+    package_data={"vla_ros": ["**/*.md"]},
+    data_files=data_files,
+    install_requires=["setuptools"],
+    zip_safe=False,
+    maintainer="vla_ros maintainers",
+    maintainer_email="maintainers@vla-ros.dev",
+    description="Vision-language-action model runtime for ROS 2 with a fixed-rate, safety-filtered command output",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={"console_scripts": [f"{name} = {target}" for name, target in EXECUTABLES.items()]},
+)

@@ -1,0 +1,75 @@
+"""The installed package (make test installs it into the venv) is laid out for ament and `ros2 run`."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PREFIX = Path(sys.prefix)
+SHARE = PREFIX / "share" / "vla_ros"
+INSTALLED = (PREFIX / "share" / "ament_index" / "resource_index" / "packages" / "vla_ros").exists()
+
+needs_install = pytest.mark.skipif(not INSTALLED and not os.environ.get("CI"),
+                                   reason="vla_ros not installed in this environment (make test installs it)")
+
+
+def _setup_executables() -> dict[str, str]:
+    tree = ast.parse((REPO / "setup.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "EXECUTABLES":
+            return ast.literal_eval(node.value)
+    raise AssertionError("EXECUTABLES not found in setup.py")
+
+
+def test_every_interface_executable_is_declared() -> None:
+    interface = (REPO.parent / "shared" / "INTERFACE.md")
+    names = set(_setup_executables())
+    expected = {"vla_node", "vla_instruct", "vla_sim", "vla_demo", "vla_export", "vla_bench", "vla_train",
+                "vla_replay", "vla_export_dataset"}
+    assert expected <= names
+    if interface.exists():
+        assert set(re.findall(r"\| `(vla_\w+)", interface.read_text())) <= names
+
+
+@needs_install
+def test_ament_index_share_and_lib_are_installed() -> None:
+    assert (SHARE / "package.xml").is_file()
+    for launch_file in ("vla.launch.py", "sim.launch.py", "demo.launch.py"):
+        assert (SHARE / "launch" / launch_file).is_file()
+    for config in ("default.yaml", "sim.yaml", "ur5e.yaml", "fr3.yaml"):
+        assert (SHARE / "config" / config).is_file()
+    for name in ("vla_node", "vla_instruct"):
+        wrapper = PREFIX / "lib" / "vla_ros" / name
+        assert wrapper.is_file() and os.access(wrapper, os.X_OK), wrapper
+
+
+@needs_install
+def test_ament_index_finds_the_package() -> None:
+    from ament_index_python.packages import get_package_share_directory
+
+    assert Path(get_package_share_directory("vla_ros")) == SHARE
+
+
+def _launch_calls(path: Path) -> list[ast.Call]:
+    return [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "launch").glob("*.launch.py")), ids=lambda p: p.name)
+def test_launch_files_start_declared_executables_and_existing_configs(path: Path) -> None:
+    executables = set(_setup_executables())
+    source = path.read_text()
+    for call in _launch_calls(path):
+        for keyword in call.keywords:
+            if keyword.arg == "executable":
+                assert ast.literal_eval(keyword.value) in executables
+            if keyword.arg == "package":
+                assert ast.literal_eval(keyword.value) == "vla_ros"
+    for config in re.findall(r'"config", "([\w.]+\.yaml)"', source):
+        assert (REPO / "config" / config).is_file(), config
+    assert "generate_launch_description" in source

@@ -1,0 +1,188 @@
+"""Cross-process test harness: vla_node runs in its own process; this process plays camera, robot and user.
+
+Nothing here sleeps for discovery: every wait is on a condition (matched endpoints, a message seen).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rclpy
+import yaml
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CompressedImage, Image, JointState
+from std_msgs.msg import Bool, String
+from std_srvs.srv import Trigger
+
+from vla_ros.inputs.images import encode_raw_image
+from vla_ros.ros.messages import MESSAGE_TYPES, seconds_to_time
+from vla_ros.ros.node import RELIABLE, RELIABLE_LATCHED
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+JOINTS = [f"joint_{i}" for i in range(1, 7)]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class NodeProcess:
+    """vla_node (or any module's main) started as `python -m MODULE --ros-args --params-file FILE`."""
+
+    def __init__(self, params: dict[str, object], module: str = "vla_ros.ros.node",
+                 extra_args: list[str] | None = None) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="vla_test_")
+        self.params_file = Path(self._dir.name) / "params.yaml"
+        # "/**" so the parameters apply whatever the node is renamed to on the command line.
+        self.params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
+        self.log_path = Path(self._dir.name) / "node.log"
+        self._log = self.log_path.open("wb")
+        env = dict(os.environ)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module, "--ros-args", "--params-file", str(self.params_file), *(extra_args or [])],
+            stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> int:
+        if self.alive():
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+@dataclass
+class Received:
+    commands: list[tuple[float, object]] = field(default_factory=list)  # (monotonic arrival, msg)
+    statuses: list[dict] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def last_status(self) -> dict:
+        with self.lock:
+            return self.statuses[-1] if self.statuses else {}
+
+    def commands_since(self, t0: float) -> list[object]:
+        with self.lock:
+            return [m for t, m in self.commands if t >= t0]
+
+
+class RobotStub:
+    """This process's side: publishes camera + joint states, records commands and status."""
+
+    def __init__(self, interface: str, command_topic: str | None = None, image_size: tuple[int, int] = (96, 96),
+                 encoding: str = "rgb8", camera_rate_hz: float = 20.0, state_rate_hz: float = 100.0,
+                 joints: list[str] | None = None) -> None:
+        from vla_ros.core.parameters import DEFAULT_COMMAND_TOPICS
+        from vla_ros.core.types import CommandInterface
+
+        if not rclpy.ok():
+            rclpy.init()
+        self.node = Node(f"vla_test_robot_{os.getpid()}")
+        self.received = Received()
+        self.joints = list(joints or JOINTS)
+        self.positions = np.zeros(len(self.joints))
+        self.publish_images = True
+        self.publish_states = True
+        self.image_size = image_size
+        self.encoding = encoding
+        self.image_value = 128
+        iface = CommandInterface(interface)
+        topic = command_topic or DEFAULT_COMMAND_TOPICS[iface]
+        self.image_pub = self.node.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+        self.compressed_pub = self.node.create_publisher(CompressedImage, "/camera/image_raw/compressed",
+                                                         qos_profile_sensor_data)
+        self.state_pub = self.node.create_publisher(JointState, "/joint_states", qos_profile_sensor_data)
+        self.instruction_pub = self.node.create_publisher(String, "/vla/instruction", RELIABLE)
+        self.estop_pub = self.node.create_publisher(Bool, "/vla/estop", RELIABLE_LATCHED)
+        self.command_sub = self.node.create_subscription(MESSAGE_TYPES[iface], topic, self._on_command, 100)
+        self.status_sub = self.node.create_subscription(String, "/vla/status", self._on_status, RELIABLE_LATCHED)
+        self.reset_client = self.node.create_client(Trigger, "/vla_node/reset")
+        self.hold_client = self.node.create_client(Trigger, "/vla_node/hold")
+        self.node.create_timer(1.0 / camera_rate_hz, self._publish_image)
+        self.node.create_timer(1.0 / state_rate_hz, self._publish_state)
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+
+    def now(self) -> float:
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def _on_command(self, msg) -> None:
+        with self.received.lock:
+            self.received.commands.append((time.monotonic(), msg))
+
+    def _on_status(self, msg: String) -> None:
+        with self.received.lock:
+            self.received.statuses.append(json.loads(msg.data))
+
+    def make_image(self) -> Image:
+        height, width = self.image_size
+        rgb = np.full((height, width, 3), self.image_value, dtype=np.uint8)
+        payload, step = encode_raw_image(rgb, self.encoding)
+        msg = Image(height=height, width=width, encoding=self.encoding, step=step, data=payload)
+        msg.header.stamp = seconds_to_time(self.now())
+        msg.header.frame_id = "camera"
+        return msg
+
+    def _publish_image(self) -> None:
+        if self.publish_images:
+            self.image_pub.publish(self.make_image())
+
+    def _publish_state(self) -> None:
+        if self.publish_states:
+            msg = JointState(name=list(self.joints), position=self.positions.tolist())
+            msg.header.stamp = seconds_to_time(self.now())
+            self.state_pub.publish(msg)
+
+    # ----- waits -----
+    def wait_for_node(self, timeout: float = 30.0) -> None:
+        wait_until(lambda: self.instruction_pub.get_subscription_count() > 0
+                   and self.command_sub.get_publisher_count() > 0, timeout, "vla_node's endpoints to match")
+
+    def wait_for_status(self, predicate: Callable[[dict], bool], timeout: float, what: str) -> dict:
+        wait_until(lambda: predicate(self.received.last_status()), timeout,
+                   f"{what}; last status {self.received.last_status()}")
+        return self.received.last_status()
+
+    def instruct(self, text: str) -> None:
+        self.instruction_pub.publish(String(data=text))
+
+    def call(self, client, timeout: float = 10.0) -> Trigger.Response:
+        wait_until(client.service_is_ready, timeout, f"service {client.srv_name}")
+        future = client.call_async(Trigger.Request())
+        wait_until(future.done, timeout, f"response of {client.srv_name}")
+        return future.result()
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()

@@ -1,0 +1,256 @@
+"""The one declarative parameter schema of vla_node, and its translation into validated config dataclasses.
+
+ROS-free: vla_ros/ros/parameters.py turns each ParameterSpec into a declared ROS parameter with a
+ParameterDescriptor (type, range, description, read_only) so `ros2 param describe` shows all of it, and the
+tests validate every shipped config/*.yaml against this same schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from vla_ros.core.config import (
+    Blending,
+    CameraSpec,
+    ConfigError,
+    ExecutionConfig,
+    InputConfig,
+    JointLimits,
+    OutOfWorkspace,
+    SafetyConfig,
+)
+from vla_ros.core.types import CommandInterface
+
+ParameterValue = bool | int | float | str | list[str] | list[float]
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    default: ParameterValue
+    description: str
+    read_only: bool = True  # changing it live is unsafe or needs a reconfigure
+    min_value: float | None = None
+    max_value: float | None = None
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def kind(self) -> type:
+        if isinstance(self.default, list):
+            return list
+        return type(self.default)
+
+
+DEFAULT_COMMAND_TOPICS: dict[CommandInterface, str] = {
+    CommandInterface.JOINT_TRAJECTORY: "/joint_trajectory_controller/joint_trajectory",
+    CommandInterface.JOINT_POSITION: "/forward_position_controller/commands",
+    CommandInterface.JOINT_VELOCITY: "/forward_velocity_controller/commands",
+    CommandInterface.TWIST: "/servo_node/delta_twist_cmds",
+    CommandInterface.POSE: "/target_pose",
+}
+
+_SAFETY_DEFAULTS = SafetyConfig()
+_EXECUTION_DEFAULTS = ExecutionConfig()
+
+SCHEMA: tuple[ParameterSpec, ...] = (
+    ParameterSpec("autostart", True, "configure and activate the lifecycle node on start"),
+    ParameterSpec("model_path", "", "model package directory (holding vla.yaml); relative paths resolve against "
+                  "the installed share/vla_ros/models"),
+    ParameterSpec("backend", "auto", "inference backend; auto tries tensorrt, onnxruntime (CUDA/TensorRT "
+                  "providers), onnxruntime CPU, torch", choices=("auto", "tensorrt", "onnxruntime", "torch")),
+    ParameterSpec("inference_threads", 1, "intra-op threads of the inference backend; keep below the core count "
+                  "so the control loop keeps a core", min_value=1, max_value=64),
+    ParameterSpec("warmup_inferences", 2, "inferences run during configure so the first real one is not a cold "
+                  "start", min_value=0, max_value=100),
+    ParameterSpec("control_rate_hz", _EXECUTION_DEFAULTS.control_rate_hz, "rate at which commands are published",
+                  min_value=1.0, max_value=1000.0),
+    ParameterSpec("command_interface", CommandInterface.JOINT_TRAJECTORY.value, "what the node publishes",
+                  choices=tuple(i.value for i in CommandInterface)),
+    ParameterSpec("command_topic", "", "command topic; empty = the default of command_interface"),
+    ParameterSpec("frame_id", "base_link", "frame_id of TwistStamped/PoseStamped commands (the robot base frame)"),
+    ParameterSpec("joint_names", ["joint_1", "joint_2", "joint_3", "joint_4", "joint_5", "joint_6"],
+                  "joints in command order; joint_states are reordered by name to this"),
+    ParameterSpec("cameras", ["front=/camera/image_raw"], "cameras as name=topic (names as in the model "
+                  "manifest); a topic ending in /compressed subscribes sensor_msgs/CompressedImage"),
+    ParameterSpec("camera_sync_tolerance", 0.05, "max spread of camera stamps in one observation, s",
+                  min_value=0.0, max_value=1.0),
+    ParameterSpec("status_rate_hz", 2.0, "rate of /vla/status and /diagnostics (also sent on every state change)",
+                  read_only=False, min_value=1.0, max_value=50.0),
+    ParameterSpec("joint_limits.lower", [-6.283] * 6, "lower position limits, rad (per joint_names)"),
+    ParameterSpec("joint_limits.upper", [6.283] * 6, "upper position limits, rad"),
+    ParameterSpec("joint_limits.max_velocity", [1.0] * 6, "velocity limits, rad/s"),
+    ParameterSpec("joint_limits.max_acceleration", [5.0] * 6, "acceleration limits, rad/s^2"),
+    ParameterSpec("execution.blending", _EXECUTION_DEFAULTS.blending.value, "how overlapping chunks combine",
+                  choices=tuple(b.value for b in Blending)),
+    ParameterSpec("execution.ensemble_decay", _EXECUTION_DEFAULTS.ensemble_decay, "ACT temporal-ensembling "
+                  "weight decay m in exp(-m*i)", min_value=0.0, max_value=10.0),
+    ParameterSpec("execution.crossfade_s", _EXECUTION_DEFAULTS.crossfade_s, "crossfade from the previous chunk "
+                  "to a new one, s", min_value=0.0, max_value=2.0),
+    ParameterSpec("execution.trajectory_horizon_s", _EXECUTION_DEFAULTS.trajectory_horizon_s, "future horizon "
+                  "sent as JointTrajectory points, s", min_value=0.01, max_value=5.0),
+    ParameterSpec("execution.trajectory_points", _EXECUTION_DEFAULTS.trajectory_points, "points per "
+                  "JointTrajectory", min_value=1, max_value=100),
+    ParameterSpec("safety.image_timeout", _SAFETY_DEFAULTS.image_timeout, "hold when the newest image is older, s",
+                  min_value=0.001, max_value=10.0),
+    ParameterSpec("safety.state_timeout", _SAFETY_DEFAULTS.state_timeout, "hold when the newest joint state is "
+                  "older, s", min_value=0.001, max_value=10.0),
+    ParameterSpec("safety.max_observation_age", _SAFETY_DEFAULTS.max_observation_age, "observations older than "
+                  "this are not used for inference, s", min_value=0.001, max_value=10.0),
+    ParameterSpec("safety.inference_timeout", _SAFETY_DEFAULTS.inference_timeout, "hold when no new chunk came "
+                  "for this long, s", min_value=0.01, max_value=60.0),
+    ParameterSpec("safety.position_margin", _SAFETY_DEFAULTS.position_margin, "margin inside the joint limits, rad",
+                  min_value=0.0, max_value=1.0),
+    ParameterSpec("safety.max_delta", _SAFETY_DEFAULTS.max_delta, "max position step from the measured state per "
+                  "control tick, rad", min_value=1e-5, max_value=1.0),
+    ParameterSpec("safety.max_ee_speed", _SAFETY_DEFAULTS.max_ee_speed, "end-effector linear speed cap, m/s "
+                  "(0.25 = ISO 10218 reduced speed)", min_value=0.001, max_value=2.0),
+    ParameterSpec("safety.max_ee_angular_speed", _SAFETY_DEFAULTS.max_ee_angular_speed, "end-effector angular "
+                  "speed cap, rad/s", min_value=0.001, max_value=6.3),
+    ParameterSpec("safety.workspace_min", list(_SAFETY_DEFAULTS.workspace_min), "workspace box min [x y z], m, "
+                  "base frame"),
+    ParameterSpec("safety.workspace_max", list(_SAFETY_DEFAULTS.workspace_max), "workspace box max [x y z], m"),
+    ParameterSpec("safety.out_of_workspace", _SAFETY_DEFAULTS.out_of_workspace.value, "pose targets outside the "
+                  "workspace box", choices=tuple(o.value for o in OutOfWorkspace)),
+    ParameterSpec("safety.blend_in_s", _SAFETY_DEFAULTS.blend_in_s, "blend from the measured state into model "
+                  "commands on activation and after a hold, s", min_value=0.0, max_value=10.0),
+    ParameterSpec("safety.max_instruction_length", _SAFETY_DEFAULTS.max_instruction_length, "longer instructions "
+                  "are rejected, characters", min_value=1, max_value=100000),
+)
+
+SCHEMA_BY_NAME: dict[str, ParameterSpec] = {spec.name: spec for spec in SCHEMA}
+
+# Declared by rclpy itself on every node; allowed in params files, not part of our schema.
+ROS_STANDARD_PARAMETERS = frozenset({"use_sim_time", "start_type_description_service"})
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything vla_node needs, validated."""
+
+    model_path: str
+    backend: str
+    inference_threads: int
+    warmup_inferences: int
+    interface: CommandInterface
+    command_topic: str
+    frame_id: str
+    joint_names: tuple[str, ...]
+    inputs: InputConfig
+    limits: JointLimits
+    execution: ExecutionConfig
+    safety: SafetyConfig
+    status_rate_hz: float
+
+
+def validate_value(spec: ParameterSpec, value: object) -> None:
+    """Type, range and choice check of one value against its spec (ConfigError names it)."""
+    if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if spec.kind is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{spec.name}={value!r}: expected a list")
+    elif not isinstance(value, spec.kind) or (spec.kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{spec.name}={value!r}: expected {spec.kind.__name__}")
+    if spec.min_value is not None and value < spec.min_value:  # type: ignore[operator]
+        raise ConfigError(f"{spec.name}={value!r}: expected >= {spec.min_value}")
+    if spec.max_value is not None and value > spec.max_value:  # type: ignore[operator]
+        raise ConfigError(f"{spec.name}={value!r}: expected <= {spec.max_value}")
+    if spec.choices is not None and value not in spec.choices:
+        raise ConfigError(f"{spec.name}={value!r}: expected one of {list(spec.choices)}")
+
+
+def parse_cameras(entries: list[str]) -> tuple[CameraSpec, ...]:
+    cameras = []
+    for entry in entries:
+        name, sep, topic = entry.partition("=")
+        if not sep or not name.strip() or not topic.strip():
+            raise ConfigError(f"cameras entry {entry!r}: expected 'name=topic'")
+        topic = topic.strip()
+        cameras.append(CameraSpec(name.strip(), topic, compressed=topic.rstrip("/").endswith("/compressed")))
+    return tuple(cameras)
+
+
+def build_node_config(values: Mapping[str, object]) -> NodeConfig:
+    """Merge `values` over the schema defaults, validate each, and build the config dataclasses."""
+    unknown = sorted(set(values) - set(SCHEMA_BY_NAME) - ROS_STANDARD_PARAMETERS)
+    if unknown:
+        raise ConfigError(f"unknown parameters {unknown}")
+    merged: dict[str, object] = {spec.name: spec.default for spec in SCHEMA}
+    merged.update({k: v for k, v in values.items() if k in SCHEMA_BY_NAME})
+    for spec in SCHEMA:
+        validate_value(spec, merged[spec.name])
+    joint_names = tuple(str(n) for n in merged["joint_names"])  # type: ignore[union-attr]
+    interface = CommandInterface(merged["command_interface"])
+    limits = JointLimits.from_lists(
+        joint_names,
+        list(merged["joint_limits.lower"]),  # type: ignore[arg-type]
+        list(merged["joint_limits.upper"]),  # type: ignore[arg-type]
+        list(merged["joint_limits.max_velocity"]),  # type: ignore[arg-type]
+        list(merged["joint_limits.max_acceleration"]),  # type: ignore[arg-type]
+    )
+    execution = ExecutionConfig(
+        control_rate_hz=float(merged["control_rate_hz"]),  # type: ignore[arg-type]
+        blending=Blending(merged["execution.blending"]),
+        ensemble_decay=float(merged["execution.ensemble_decay"]),  # type: ignore[arg-type]
+        crossfade_s=float(merged["execution.crossfade_s"]),  # type: ignore[arg-type]
+        trajectory_horizon_s=float(merged["execution.trajectory_horizon_s"]),  # type: ignore[arg-type]
+        trajectory_points=int(merged["execution.trajectory_points"]),  # type: ignore[call-overload]
+    )
+    safety = SafetyConfig(
+        image_timeout=float(merged["safety.image_timeout"]),  # type: ignore[arg-type]
+        state_timeout=float(merged["safety.state_timeout"]),  # type: ignore[arg-type]
+        max_observation_age=float(merged["safety.max_observation_age"]),  # type: ignore[arg-type]
+        inference_timeout=float(merged["safety.inference_timeout"]),  # type: ignore[arg-type]
+        position_margin=float(merged["safety.position_margin"]),  # type: ignore[arg-type]
+        max_delta=float(merged["safety.max_delta"]),  # type: ignore[arg-type]
+        max_ee_speed=float(merged["safety.max_ee_speed"]),  # type: ignore[arg-type]
+        max_ee_angular_speed=float(merged["safety.max_ee_angular_speed"]),  # type: ignore[arg-type]
+        workspace_min=tuple(float(v) for v in merged["safety.workspace_min"]),  # type: ignore[union-attr]
+        workspace_max=tuple(float(v) for v in merged["safety.workspace_max"]),  # type: ignore[union-attr]
+        out_of_workspace=OutOfWorkspace(merged["safety.out_of_workspace"]),
+        blend_in_s=float(merged["safety.blend_in_s"]),  # type: ignore[arg-type]
+        max_instruction_length=int(merged["safety.max_instruction_length"]),  # type: ignore[call-overload]
+    )
+    inputs = InputConfig(parse_cameras(list(merged["cameras"])),  # type: ignore[call-overload]
+                         float(merged["camera_sync_tolerance"]))  # type: ignore[arg-type]
+    command_topic = str(merged["command_topic"]) or DEFAULT_COMMAND_TOPICS[interface]
+    return NodeConfig(
+        model_path=str(merged["model_path"]),
+        backend=str(merged["backend"]),
+        inference_threads=int(merged["inference_threads"]),  # type: ignore[call-overload]
+        warmup_inferences=int(merged["warmup_inferences"]),  # type: ignore[call-overload]
+        interface=interface,
+        command_topic=command_topic,
+        frame_id=str(merged["frame_id"]),
+        joint_names=joint_names,
+        inputs=inputs,
+        limits=limits,
+        execution=execution,
+        safety=safety,
+        status_rate_hz=float(merged["status_rate_hz"]),  # type: ignore[arg-type]
+    )
+
+
+def load_params_file(path: Path, node_name: str = "vla_node") -> dict[str, object]:
+    """Read a ROS 2 --params-file YAML and return the flat parameter dict of `node_name` (or `/**`)."""
+    import yaml
+
+    document = yaml.safe_load(Path(path).read_text()) or {}
+    values: dict[str, object] = {}
+    for key in ("/**", node_name, f"/{node_name}"):
+        section = document.get(key, {}) or {}
+        values.update(_flatten(section.get("ros__parameters", {}) or {}))
+    return values
+
+
+def _flatten(tree: Mapping[str, object], prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,374 @@
+"""The ROS-free heart of vla_node: inputs -> policy -> chunk scheduler -> safety -> command.
+
+Two loops share this object:
+- the inference thread (`run_inference_once`) turns the newest synchronized observation into an ActionChunk;
+- the control timer (`control_tick`) samples the scheduler for *now*, passes the proposal through the safety
+  supervisor and returns the one command to publish.
+The control tick never waits for inference: they share only small lock-protected values.
+The ROS adapter (vla_ros/ros/node.py) converts messages and publishes; everything that decides lives here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vla_ros.commands.trajectory import guard_horizon
+from vla_ros.core.parameters import NodeConfig
+from vla_ros.core.types import ActionChunk, CommandInterface, NodeState, Observation, Policy
+from vla_ros.execution import ChunkScheduler, CommandSynthesizer, check_compatible
+from vla_ros.inputs.frames import Frame, FrameStore
+from vla_ros.inputs.joint_state import JointStateError, JointStateReorderer
+from vla_ros.model import InputError, ModelPackage
+from vla_ros.safety import DeadlineMonitor, SafetyDecision, SafetyInputs, SafetySupervisor, validate_chunk
+from vla_ros.safety import validate_instruction as clean_instruction
+
+Clock = Callable[[], float]
+
+# How long the inference thread sleeps when there is nothing new to infer on; new frames wake it earlier.
+_IDLE_WAIT_S = 0.02
+
+
+class PipelineError(RuntimeError):
+    """The pipeline cannot be built from this config and model (raised at configure)."""
+
+
+@dataclass
+class ControlOutput:
+    """What the control tick decided; the adapter publishes it when `decision.publish`."""
+
+    decision: SafetyDecision
+    trajectory: list[tuple[float, np.ndarray]] = field(default_factory=list)  # JTC only
+
+
+@dataclass
+class _Instruction:
+    text: str
+    instruction_id: int
+
+
+class Pipeline:
+    def __init__(self, config: NodeConfig, package: ModelPackage, policy: Policy, backend_name: str,
+                 clock: Clock, logger: logging.Logger | None = None) -> None:
+        self.config = config
+        self._clock = clock
+        self.package = package
+        self.policy = policy
+        self.backend_name = backend_name
+        self.log = logger or logging.getLogger("vla_ros.pipeline")
+        self._check_model_matches_robot()
+
+        absolute_dims = package.absolute_dims if hasattr(package, "absolute_dims") else ()
+        self.synthesizer = CommandSynthesizer(package.semantics, config.interface, config.execution.control_period,
+                                              package.control_period, absolute_dims=tuple(absolute_dims))
+        self.scheduler = ChunkScheduler(config.execution, self._command_dim_of_chunk())
+        self.supervisor = SafetySupervisor(config.safety, config.limits, config.interface,
+                                           config.execution.control_period)
+        self.deadlines = DeadlineMonitor(config.execution.control_period)
+        self.frames = FrameStore([c.name for c in config.inputs.cameras], config.inputs.sync_tolerance)
+        self.joint_reorderer = JointStateReorderer(config.joint_names)
+
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._active = False
+        self._estop = False
+        self._instruction: _Instruction | None = None
+        self._next_instruction_id = 1
+        self._measured: np.ndarray | None = None
+        self._state_stamp: float | None = None
+        # Reasons reported to safety on the next tick; cleared when a good input replaces them.
+        self._input_error: str | None = None
+        self._state_error: str | None = None
+        self._inference_error: str | None = None
+        self._invalid_action: str | None = None
+        self._logged_fault = False
+        self._last_chunk_time: float | None = None
+        self._last_inferred: tuple[int, int] | None = None  # (frame sequence, instruction id)
+        self._last_decision: SafetyDecision | None = None
+        self.timings_ms: dict[str, float] = {}
+        self.inference_count = 0
+
+    # ----- construction checks -----
+    def _check_model_matches_robot(self) -> None:
+        reason = check_compatible(self.package.semantics, self.config.interface)
+        if reason:
+            raise PipelineError(reason)
+        joint_semantics = self.package.semantics.value.startswith("joint")
+        if joint_semantics and self.package.action_dim != len(self.config.joint_names):
+            raise PipelineError(
+                f"model {self.package.name!r} outputs {self.package.action_dim} action dims but joint_names has "
+                f"{len(self.config.joint_names)} joints {list(self.config.joint_names)}")
+        if self.package.state_dim is not None and self.package.state_dim != len(self.config.joint_names):
+            raise PipelineError(f"model {self.package.name!r} takes a state of {self.package.state_dim} values but "
+                                f"joint_names has {len(self.config.joint_names)}")
+        missing = [c for c in self.package.camera_names if c not in {c.name for c in self.config.inputs.cameras}]
+        if missing:
+            raise PipelineError(f"model {self.package.name!r} needs cameras {missing}; configured cameras are "
+                                f"{[c.name for c in self.config.inputs.cameras]} (parameter 'cameras')")
+
+    def _command_dim_of_chunk(self) -> int:
+        if self.package.semantics.value.startswith("ee_delta"):
+            return 6
+        return self.package.action_dim
+
+    # ----- inputs (called from subscription callbacks) -----
+    def on_image(self, camera: str, image: np.ndarray, stamp: float, received: float) -> None:
+        expected = self.package.expected_image_size(camera)
+        if expected is not None and image.shape[:2] != tuple(expected):
+            self.on_input_error(f"camera {camera!r}: image {image.shape[1]}x{image.shape[0]} but the model expects "
+                                f"{expected[1]}x{expected[0]}")
+            return
+        # A zero or future stamp (misconfigured driver clock) would break chunk timing: use arrival time instead.
+        if stamp <= 0.0 or stamp > received + 1.0:
+            stamp = received
+        self.frames.put(camera, Frame(image, stamp, received))
+        with self._lock:
+            self._input_error = None
+        self._wake.set()
+
+    def on_input_error(self, reason: str) -> None:
+        with self._lock:
+            self._input_error = reason
+
+    def on_joint_state(self, names: Sequence[str], positions: Sequence[float], received: float) -> None:
+        try:
+            measured = self.joint_reorderer.reorder(names, positions)
+        except JointStateError as error:
+            with self._lock:
+                self._state_error = f"joint state rejected: {error}"
+            return
+        with self._lock:
+            self._measured = measured
+            self._state_stamp = received
+            self._state_error = None
+
+    def on_instruction(self, raw: bytes | str) -> tuple[bool, str]:
+        """A new instruction (or '' = stop). Returns (accepted, reason)."""
+        text, reason = clean_instruction(raw, self.config.safety.max_instruction_length)
+        if text is None:
+            self.log.warning(f"instruction rejected: {reason}")
+            with self._lock:
+                self._input_error = f"instruction rejected: {reason}"
+            return False, reason
+        with self._lock:
+            if self._input_error and self._input_error.startswith("instruction rejected"):
+                self._input_error = None
+            self._set_instruction_locked(text or None)
+        self._wake.set()
+        return True, ""
+
+    def _set_instruction_locked(self, text: str | None) -> None:
+        instruction_id = self._next_instruction_id
+        self._next_instruction_id += 1
+        self._instruction = _Instruction(text, instruction_id) if text else None
+        # Queued actions of the old instruction go at once, and the old chunks' ids can no longer enter.
+        self.scheduler.set_instruction(instruction_id)
+        self._last_chunk_time = None
+        self.policy.reset()
+
+    def on_estop(self, engaged: bool) -> None:
+        with self._lock:
+            self._estop = bool(engaged)
+            if engaged:
+                self.scheduler.clear()
+
+    def request_hold(self) -> None:
+        """~/hold: stop and hold until a new instruction."""
+        with self._lock:
+            self._set_instruction_locked(None)
+
+    def request_reset(self, now: float) -> tuple[bool, str]:
+        """~/reset: re-arm after a latched fault or e-stop; refused with the reason while a cause persists."""
+        with self._lock:
+            inputs = self._safety_inputs_locked(now, None)
+        ok, reason = self.supervisor.reset(inputs)
+        if ok:
+            with self._lock:
+                self._inference_error = None
+                self._invalid_action = None
+                self._logged_fault = False
+                self._last_chunk_time = None if self._instruction is None else now
+        return ok, reason
+
+    # ----- lifecycle -----
+    def warm_up(self, count: int) -> None:
+        """Run the model on a blank observation so the first real inference is not a cold start."""
+        images = {}
+        for camera in self.package.camera_names:
+            size = self.package.expected_image_size(camera) or (480, 640)
+            images[camera] = np.zeros((size[0], size[1], 3), dtype=np.uint8)
+        state = np.zeros(len(self.config.joint_names)) if self.package.state_dim is not None else None
+        for _ in range(count):
+            self.policy.infer(Observation(images, 0.0, "warm up", state))
+        self.policy.reset()
+
+    def activate(self, now: float) -> None:
+        with self._lock:
+            self._active = True
+            self.scheduler.clear()
+            self._last_chunk_time = now if self._instruction else None
+            self.supervisor.activate(now)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._inference_loop, name="vla_inference", daemon=True)
+        self._thread.start()
+
+    def deactivate(self) -> None:
+        with self._lock:
+            self._active = False
+            self.scheduler.clear()
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+
+    # ----- inference thread -----
+    def _inference_loop(self) -> None:
+        while not self._stop.is_set():
+            ran = self.run_inference_once(self._clock())
+            if not ran:
+                self._wake.wait(_IDLE_WAIT_S)
+                self._wake.clear()
+
+    def run_inference_once(self, now: float) -> bool:
+        """Infer on the newest observation if there is a new one; returns whether the model ran."""
+        with self._lock:
+            if not self._active or self._estop or self._instruction is None or self._inference_error:
+                return False
+            instruction = self._instruction
+            measured = None if self._measured is None else self._measured.copy()
+        frame_set, _why = self.frames.synchronized()
+        if frame_set is None:
+            return False
+        key = (frame_set.sequence, instruction.instruction_id)
+        if key == self._last_inferred:
+            return False
+        if now - frame_set.stamp > self.config.safety.max_observation_age:
+            return False  # S2: too old to act on; the stale-image hold covers the robot meanwhile
+        if self.package.state_dim is not None and measured is None:
+            return False
+        self._last_inferred = key
+        observation = Observation({name: f.image for name, f in frame_set.frames.items()}, frame_set.stamp,
+                                  instruction.text, measured)
+        started = time.perf_counter()
+        try:
+            actions = self.policy.infer(observation)
+        except InputError as error:
+            self.on_input_error(f"observation rejected by the model: {error}")
+            return True
+        except Exception as error:  # a model fault must never take the node down: hold + FAULT
+            with self._lock:
+                self._inference_error = f"inference raised {type(error).__name__}: {error}"
+                if not self._logged_fault:
+                    self.log.error(f"inference failed; holding until ~/reset\n{traceback.format_exc()}")
+                    self._logged_fault = True
+            return True
+        inference_ms = (time.perf_counter() - started) * 1e3
+        self._accept_actions(actions, frame_set, instruction, measured, inference_ms)
+        return True
+
+    def _accept_actions(self, actions: np.ndarray, frame_set, instruction: _Instruction,
+                        measured: np.ndarray | None, inference_ms: float) -> None:
+        reason = validate_chunk(np.asarray(actions), (self.package.horizon, self.package.action_dim))
+        if reason:
+            with self._lock:
+                self._invalid_action = reason
+            return
+        targets = self.synthesizer.to_targets(np.asarray(actions, dtype=float), measured)
+        timings = dict(getattr(self.policy, "last_timings_ms", {}) or {})
+        timings["inference_total"] = inference_ms
+        chunk = ActionChunk(targets, frame_set.stamp, self.package.control_period, self.package.semantics,
+                            instruction.instruction_id, measured, timings)
+        now = self._clock()
+        with self._lock:
+            if self._instruction is None or self._instruction.instruction_id != instruction.instruction_id:
+                return  # the instruction changed while the model ran: this chunk belongs to the old one
+            result = self.scheduler.add(chunk, now)
+            if result.accepted:
+                self._last_chunk_time = now
+                self.inference_count += 1
+                received = max(f.received for f in frame_set.frames.values())
+                self.timings_ms = {**timings, "transport": max(0.0, (received - frame_set.stamp) * 1e3),
+                                   "observation_age_at_chunk": (now - frame_set.stamp) * 1e3,
+                                   "skipped_steps": float(result.skipped_steps)}
+
+    # ----- control tick -----
+    def control_tick(self, now: float) -> ControlOutput:
+        self.deadlines.tick(now)
+        if self.scheduler.observe_clock(now):
+            self.log.warning("clock jumped backwards (simulation reset?): action queue cleared")
+            self.frames.clear()
+            with self._lock:
+                self._measured = None
+                self._state_stamp = None
+                self._last_chunk_time = None
+        with self._lock:
+            running = self._instruction is not None and self._active and not self._estop
+            sample = self.scheduler.sample(now) if running else None
+            measured = self._measured
+            proposed = None if sample is None else self.synthesizer.to_command(sample, measured)
+            inputs = self._safety_inputs_locked(now, proposed)
+        decision = self.supervisor.step(inputs)
+        self._last_decision = decision
+        output = ControlOutput(decision)
+        if self.config.interface is CommandInterface.JOINT_TRAJECTORY and decision.publish:
+            output.trajectory = self._trajectory(now, decision)
+        return output
+
+    def _trajectory(self, now: float, decision: SafetyDecision) -> list[tuple[float, np.ndarray]]:
+        period = self.config.execution.control_period
+        future = [] if decision.holding else self.scheduler.trajectory(now)
+        return guard_horizon(decision.command, period, future, self.config.limits,
+                             self.config.safety.position_margin)
+
+    def _safety_inputs_locked(self, now: float, proposed: np.ndarray | None) -> SafetyInputs:
+        return SafetyInputs(
+            now=now,
+            image_stamp=self.frames.newest_stamp(),
+            state_stamp=self._state_stamp,
+            measured_positions=self._measured,
+            instruction_active=self._instruction is not None,
+            last_chunk_time=self._last_chunk_time,
+            proposed=proposed,
+            estop=self._estop,
+            inference_error=self._inference_error,
+            invalid_action=self._invalid_action,
+            input_error=self._input_error or self._state_error,
+        )
+
+    # ----- reporting -----
+    def status_instruction(self) -> str:
+        instruction = self._instruction
+        return instruction.text if instruction else ""
+
+    def status(self, now: float) -> dict[str, object]:
+        decision = self._last_decision
+        with self._lock:
+            instruction = self._instruction
+            active = self._active
+            state = decision.state.value if decision is not None and active else NodeState.IDLE.value
+            reason = decision.reason if decision is not None and active else "not active"
+            return {
+                "state": state,
+                "reason": reason,
+                "instruction": instruction.text if instruction else "",
+                # Counts every accepted instruction, the empty "stop" included, so clients can tell them apart.
+                "instruction_id": self._next_instruction_id - 1,
+                "model": self.package.name,
+                "backend": self.backend_name,
+                "interface": self.config.interface.value,
+                "inferences": self.inference_count,
+                "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+                "deadlines": self.deadlines.snapshot(),
+                "safety": dict(self.supervisor.counters),
+                "scheduler": dict(self.scheduler.stats),
+                "stamp": now,
+            }

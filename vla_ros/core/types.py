@@ -1,0 +1,117 @@
+"""Value types shared by every stage of the data path.
+
+camera/state/instruction -> inputs -> model (Policy) -> execution (chunks) -> safety -> command.
+Nothing here imports rclpy: time is plain float seconds on the ROS clock (sim or wall).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+import numpy as np
+
+
+class ActionSemantics(str, Enum):
+    """What one action vector of a chunk means (declared by the model manifest)."""
+
+    JOINT_POSITION = "joint_position"  # absolute joint targets, rad / m
+    JOINT_POSITION_DELTA = "joint_position_delta"  # per-step increment, cumulative along the chunk
+    JOINT_VELOCITY = "joint_velocity"  # rad/s
+    EE_DELTA = "ee_delta"  # per-step [dx dy dz drx dry drz] in the base frame (m, rad)
+    EE_ABSOLUTE = "ee_absolute"  # [x y z qx qy qz qw] in the base frame
+
+
+class CommandInterface(str, Enum):
+    """What the node publishes (INTERFACE.md `command_interface`)."""
+
+    JOINT_TRAJECTORY = "joint_trajectory"
+    JOINT_POSITION = "joint_position"
+    JOINT_VELOCITY = "joint_velocity"
+    TWIST = "twist"
+    POSE = "pose"
+
+    @property
+    def is_joint_space(self) -> bool:
+        return self in (
+            CommandInterface.JOINT_TRAJECTORY,
+            CommandInterface.JOINT_POSITION,
+            CommandInterface.JOINT_VELOCITY,
+        )
+
+    @property
+    def is_velocity(self) -> bool:
+        return self in (CommandInterface.JOINT_VELOCITY, CommandInterface.TWIST)
+
+
+class NodeState(str, Enum):
+    """Status enum published in /vla/status."""
+
+    IDLE = "IDLE"
+    RUNNING = "RUNNING"
+    HOLD_NO_INSTRUCTION = "HOLD_NO_INSTRUCTION"
+    HOLD_STALE_IMAGE = "HOLD_STALE_IMAGE"
+    HOLD_STALE_STATE = "HOLD_STALE_STATE"
+    HOLD_INVALID_ACTION = "HOLD_INVALID_ACTION"
+    HOLD_INFERENCE_LATE = "HOLD_INFERENCE_LATE"
+    ESTOP = "ESTOP"
+    FAULT = "FAULT"
+
+    @property
+    def is_hold(self) -> bool:
+        return self not in (NodeState.RUNNING,)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One synchronized observation handed to a policy.
+
+    images: camera name -> HxWx3 uint8 RGB (already converted from the ROS encoding).
+    stamp: the image header stamp (the oldest camera's when several), ROS clock seconds.
+    state: measured joint positions in `joint_names` order, or None when the model takes no state.
+    """
+
+    images: Mapping[str, np.ndarray]
+    stamp: float
+    instruction: str
+    state: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class ActionChunk:
+    """A model output placed on the clock: step k is due at obs_stamp + k * period."""
+
+    actions: np.ndarray  # [T, D] float64 in robot units (already unnormalized)
+    obs_stamp: float
+    period: float  # the control period the model was trained at (manifest)
+    semantics: ActionSemantics
+    instruction_id: int  # increments on every instruction change; stale chunks are dropped by id
+    reference_state: np.ndarray | None = None  # measured joints at the observation (delta semantics)
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.actions.ndim != 2:
+            raise ValueError(f"ActionChunk.actions must be [T, D], got shape {self.actions.shape}")
+        if not self.period > 0.0:
+            raise ValueError(f"ActionChunk.period must be > 0, got {self.period}")
+
+    @property
+    def horizon(self) -> int:
+        return int(self.actions.shape[0])
+
+    def due_time(self, step: int) -> float:
+        return self.obs_stamp + step * self.period
+
+
+class Policy(Protocol):
+    """The small interface every model backend implements (openpi's BasePolicy in spirit)."""
+
+    def infer(self, obs: Observation) -> np.ndarray:
+        """Return actions [T, D] in robot units for this observation."""
+        ...
+
+    def reset(self) -> None:
+        """Forget any per-episode state (called on instruction change and activation)."""
+        ...

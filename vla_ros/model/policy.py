@@ -1,0 +1,65 @@
+"""ModelPolicy: preprocess -> backend -> decode, with per-stage timings. Implements core.types.Policy."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from vla_ros.core.types import Observation
+from vla_ros.model.backends.base import InferenceSession
+from vla_ros.model.decoding import ActionDecoder
+from vla_ros.model.errors import InputError
+from vla_ros.model.language import InstructionEncoder
+from vla_ros.model.package import ModelPackage
+from vla_ros.model.preprocess import ImagePreprocessor, StatePreprocessor
+
+
+class ModelPolicy:
+    """One loaded model on one backend. Not thread safe: call infer() from one thread at a time."""
+
+    def __init__(self, package: ModelPackage, session: InferenceSession) -> None:
+        manifest = package.manifest
+        self.package = package
+        self.session = session
+        self._cameras = [(cam.name, ImagePreprocessor(cam)) for cam in manifest.cameras]
+        self._state = StatePreprocessor(manifest.state) if manifest.state is not None else None
+        self.encoder = InstructionEncoder(manifest.language, package.root) if manifest.language else None
+        self._decode = ActionDecoder(manifest.outputs, manifest.action)
+        self.last_timings_ms: dict[str, float] = {}
+
+    @property
+    def backend_name(self) -> str:
+        return self.session.name
+
+    def preprocess(self, obs: Observation) -> dict[str, np.ndarray]:
+        feeds: dict[str, np.ndarray] = {}
+        for name, prep in self._cameras:
+            image = obs.images.get(name)
+            if image is None:
+                raise InputError(f"missing image from camera '{name}' (the model needs "
+                                 f"{[n for n, _ in self._cameras]}, got {sorted(obs.images)})")
+            feeds[prep.spec.tensor] = prep(image)
+        if self.encoder is not None:
+            if not isinstance(obs.instruction, str):
+                raise InputError(f"instruction must be a string, got {type(obs.instruction).__name__}")
+            feeds.update(self.encoder.encode(obs.instruction))
+        if self._state is not None:
+            feeds[self._state.spec.tensor] = self._state(obs.state)
+        return feeds
+
+    def infer(self, obs: Observation) -> np.ndarray:
+        t0 = time.perf_counter()
+        feeds = self.preprocess(obs)
+        t1 = time.perf_counter()
+        raw = self.session.run(feeds)
+        t2 = time.perf_counter()
+        actions = self._decode(raw)
+        t3 = time.perf_counter()
+        self.last_timings_ms = {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3,
+                                "postprocess": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
+        return actions
+
+    def reset(self) -> None:
+        """The bundled models are stateless per frame; the instruction cache is keyed by text, so it stays valid."""
+        self.last_timings_ms = {}

@@ -1,0 +1,121 @@
+"""create_policy(): pick a backend (explicitly or `auto`) and wrap it in a ModelPolicy.
+
+auto tries, in order: tensorrt -> onnxruntime with CUDA/TensorRT providers -> onnxruntime CPU -> torch,
+recording and logging why each one was skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from vla_ros.model.backends.base import InferenceSession
+from vla_ros.model.backends.onnxruntime_backend import CPU_PROVIDER, OnnxRuntimeSession, available_gpu_providers
+from vla_ros.model.backends.tensorrt_backend import TensorRTSession
+from vla_ros.model.backends.torch_backend import TorchSession
+from vla_ros.model.errors import BackendUnavailable, ModelPackageError
+from vla_ros.model.options import RuntimeOptions
+from vla_ros.model.package import ModelPackage
+from vla_ros.model.policy import ModelPolicy
+
+_LOG = logging.getLogger("vla_ros.model")
+
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
+AUTO_ORDER = ("tensorrt", "onnxruntime_gpu", "onnxruntime_cpu", "torch")
+
+
+@dataclass
+class BackendSelection:
+    name: str  # "tensorrt" | "onnxruntime" | "torch"
+    providers: list[str]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (candidate, why) in the order tried
+
+
+def _needs_onnx(package: ModelPackage, backend: str) -> None:
+    if package.onnx_path is None:
+        raise BackendUnavailable(f"the {backend} backend needs weights.onnx, and package '{package.name}' only "
+                                 "ships a torch module")
+
+
+def _tensorrt(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
+    _needs_onnx(package, "tensorrt")
+    return TensorRTSession(package.onnx_path, package.manifest, package.onnx_sha256, options, package.root)
+
+
+def _onnxruntime_gpu(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
+    _needs_onnx(package, "onnxruntime")
+    providers = list(options.providers) if options.providers else available_gpu_providers()
+    if not any(p != CPU_PROVIDER for p in providers):
+        raise BackendUnavailable("onnxruntime has no CUDA/TensorRT execution provider here (CPU-only onnxruntime; "
+                                 "GPU machines: pip install onnxruntime-gpu)")
+    assert package.onnx_path is not None
+    return OnnxRuntimeSession(package.onnx_path, package.manifest.outputs.tensor, options,
+                              [*providers, CPU_PROVIDER] if CPU_PROVIDER not in providers else providers)
+
+
+def _onnxruntime_cpu(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
+    _needs_onnx(package, "onnxruntime")
+    assert package.onnx_path is not None
+    return OnnxRuntimeSession(package.onnx_path, package.manifest.outputs.tensor, options, [CPU_PROVIDER])
+
+
+def _onnxruntime_explicit(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
+    if options.providers:
+        _needs_onnx(package, "onnxruntime")
+        assert package.onnx_path is not None
+        return OnnxRuntimeSession(package.onnx_path, package.manifest.outputs.tensor, options,
+                                  list(options.providers))
+    try:
+        return _onnxruntime_gpu(package, options)
+    except BackendUnavailable:
+        return _onnxruntime_cpu(package, options)
+
+
+def _torch(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
+    return TorchSession(package.manifest.torch, package.torch_state_dict_path, options)
+
+
+_CANDIDATES: dict[str, Callable[[ModelPackage, RuntimeOptions], InferenceSession]] = {
+    "tensorrt": _tensorrt,
+    "onnxruntime_gpu": _onnxruntime_gpu,
+    "onnxruntime_cpu": _onnxruntime_cpu,
+    "torch": _torch,
+}
+
+
+def create_session(package: ModelPackage, backend: str = "auto",
+                   options: RuntimeOptions | None = None) -> tuple[InferenceSession, BackendSelection]:
+    options = options or RuntimeOptions()
+    if backend not in BACKENDS:
+        raise ModelPackageError(f"backend={backend!r}: expected one of {list(BACKENDS)}")
+    if backend != "auto":
+        factory = _onnxruntime_explicit if backend == "onnxruntime" else _CANDIDATES[backend]
+        try:
+            session = factory(package, options)
+        except (BackendUnavailable, ModelPackageError):
+            raise
+        except Exception as exc:  # a library error while loading: report it as a package/backend problem
+            raise ModelPackageError(f"backend {backend}: could not load model '{package.name}': {exc}") from exc
+        return session, BackendSelection(session.name, list(session.providers))
+
+    skipped: list[tuple[str, str]] = []
+    for candidate in AUTO_ORDER:
+        try:
+            session = _CANDIDATES[candidate](package, options)
+        except Exception as exc:  # any reason a candidate fails is a reason to try the next one
+            reason = str(exc) or type(exc).__name__
+            skipped.append((candidate, reason))
+            _LOG.warning("backend auto: skipping %s: %s", candidate, reason)
+            continue
+        _LOG.info("backend auto: using %s (providers %s)", session.name, session.providers)
+        return session, BackendSelection(session.name, list(session.providers), skipped)
+    details = "; ".join(f"{name}: {why}" for name, why in skipped)
+    raise BackendUnavailable(f"no backend can run model '{package.name}': {details}")
+
+
+def create_policy(package: ModelPackage, backend: str = "auto",
+                  options: RuntimeOptions | None = None) -> tuple[ModelPolicy, BackendSelection]:
+    """Load the package on a backend; see the module docstring for the auto order."""
+    session, selection = create_session(package, backend, options)
+    return ModelPolicy(package, session), selection

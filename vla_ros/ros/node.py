@@ -1,0 +1,356 @@
+"""vla_node: the lifecycle ROS 2 adapter around vla_ros.core.pipeline.Pipeline.
+
+It converts messages to numpy, hands them to the pipeline, and publishes what the pipeline decides. Threads:
+- control timer in its own mutually exclusive callback group (never shares a thread slot with image decoding);
+- subscriptions and services in another group;
+- inference in the pipeline's own Python thread (the model releases the GIL inside onnxruntime/torch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+from sensor_msgs.msg import CompressedImage, Image, JointState
+from std_msgs.msg import Bool, String
+from std_srvs.srv import Trigger
+
+from vla_ros.core.config import ConfigError
+from vla_ros.core.parameters import build_node_config
+from vla_ros.core.pipeline import Pipeline, PipelineError
+from vla_ros.core.types import CommandInterface, NodeState
+from vla_ros.inputs.cdr import CdrError, string_payload_bytes
+from vla_ros.inputs.images import ImageError, decode_compressed_image, decode_raw_image
+from vla_ros.model import ModelPackageError, create_policy, load_model_package
+from vla_ros.model.options import RuntimeOptions
+from vla_ros.ros import messages
+from vla_ros.ros.parameters import current_values, declare_schema
+
+RELIABLE_LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                              durability=DurabilityPolicy.TRANSIENT_LOCAL, history=HistoryPolicy.KEEP_LAST)
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+
+
+def resolve_model_path(model_path: str) -> Path:
+    """Absolute, or relative to the working directory, or a name under the installed share/vla_ros/models."""
+    candidate = Path(model_path).expanduser()
+    if candidate.is_absolute() or candidate.exists():
+        return candidate
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        shared = Path(get_package_share_directory("vla_ros")) / "models" / model_path
+        if shared.exists():
+            return shared
+    except Exception:  # not installed through ament: only the plain path applies
+        pass
+    return candidate
+
+
+class VlaNode(LifecycleNode):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("vla_node", **kwargs)
+        declare_schema(self)
+        self.pipeline: Pipeline | None = None
+        self._io_group = MutuallyExclusiveCallbackGroup()
+        self._control_group = MutuallyExclusiveCallbackGroup()
+        self._status_group = MutuallyExclusiveCallbackGroup()
+        self._entities: list = []
+        self._command_publisher = None
+        self._control_timer = None
+        self._last_status_state: tuple[str, str, str] | None = None
+        self._configure_error = ""
+        # Status and diagnostics exist from the start so a failed configure is visible, not silent.
+        self._status_publisher = self.create_publisher(String, "/vla/status", RELIABLE_LATCHED)
+        self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE)
+        self._status_timer = self.create_timer(1.0 / self.get_parameter("status_rate_hz").value,
+                                               self._publish_status, callback_group=self._status_group)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        if self.get_parameter("autostart").value:
+            self._autostart_timer = self.create_timer(0.0, self._autostart, callback_group=self._status_group)
+
+    # ----- lifecycle -----
+    def _autostart(self) -> None:
+        self._autostart_timer.cancel()
+        self.destroy_timer(self._autostart_timer)
+        if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            self.trigger_activate()
+
+    def now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            config = build_node_config(current_values(self))
+            if not config.model_path:
+                raise ConfigError("model_path='': expected a model package directory (parameter model_path)")
+            package = load_model_package(resolve_model_path(config.model_path))
+            options = RuntimeOptions(intra_op_threads=config.inference_threads)
+            policy, selection = create_policy(package, config.backend, options)
+            for backend, why in selection.skipped:
+                self.get_logger().info(f"backend {backend} skipped: {why}")
+            self.get_logger().info(f"model {package.name!r} on backend {selection.name} {selection.providers}")
+            pipeline = Pipeline(config, package, policy, selection.name, self.now_s, self.get_logger())
+            pipeline.warm_up(config.warmup_inferences)
+        except (ConfigError, ModelPackageError, PipelineError, ValueError, OSError) as error:
+            self._configure_error = f"configure failed: {error}"
+            self.get_logger().error(self._configure_error)
+            self._publish_status()
+            return TransitionCallbackReturn.FAILURE
+        self._configure_error = ""
+        self.pipeline = pipeline
+        self._create_io(config)
+        return TransitionCallbackReturn.SUCCESS
+
+    def _create_io(self, config) -> None:
+        pipeline = self.pipeline
+        assert pipeline is not None
+        for camera in config.inputs.cameras:
+            if camera.compressed:
+                sub = self.create_subscription(CompressedImage, camera.topic,
+                                               lambda msg, name=camera.name: self._on_compressed(name, msg),
+                                               qos_profile_sensor_data, callback_group=self._io_group)
+            else:
+                sub = self.create_subscription(Image, camera.topic,
+                                               lambda msg, name=camera.name: self._on_image(name, msg),
+                                               qos_profile_sensor_data, callback_group=self._io_group)
+            self._entities.append(sub)
+        self._entities += [
+            self.create_subscription(JointState, "/joint_states", self._on_joint_state, qos_profile_sensor_data,
+                                     callback_group=self._io_group),
+            # Raw bytes: rclpy would silently replace invalid UTF-8; the pipeline validates it instead.
+            self.create_subscription(String, "/vla/instruction", self._on_instruction, RELIABLE,
+                                     callback_group=self._io_group, raw=True),
+            # E-stop twice: transient-local receives a latched value published before we started, volatile
+            # stays compatible with volatile publishers (a TL-only subscription would silently ignore them).
+            self.create_subscription(Bool, "/vla/estop", self._on_estop, RELIABLE_LATCHED,
+                                     callback_group=self._io_group),
+            self.create_subscription(Bool, "/vla/estop", self._on_estop, RELIABLE, callback_group=self._io_group),
+            self.create_service(Trigger, "~/reset", self._on_reset, callback_group=self._io_group),
+            self.create_service(Trigger, "~/hold", self._on_hold, callback_group=self._io_group),
+        ]
+        self._command_publisher = self.create_publisher(messages.MESSAGE_TYPES[config.interface],
+                                                        config.command_topic, COMMAND_QOS)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        assert self.pipeline is not None
+        self.pipeline.activate(self.now_s())
+        period = self.pipeline.config.execution.control_period
+        self._control_timer = self.create_timer(period, self._control_tick, callback_group=self._control_group)
+        self.get_logger().info(f"active: publishing {self.pipeline.config.interface.value} on "
+                               f"{self.pipeline.config.command_topic} at {1.0 / period:.0f} Hz")
+        self._publish_status()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self._control_timer is not None:
+            self.destroy_timer(self._control_timer)
+            self._control_timer = None
+        if self.pipeline is not None:
+            self.pipeline.deactivate()
+        self._publish_status()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._destroy_io()
+        self.pipeline = None
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self._control_timer is not None:
+            self.destroy_timer(self._control_timer)
+            self._control_timer = None
+        if self.pipeline is not None:
+            self.pipeline.deactivate()
+        self._destroy_io()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _destroy_io(self) -> None:
+        for entity in self._entities:
+            if hasattr(entity, "srv_type"):
+                self.destroy_service(entity)
+            else:
+                self.destroy_subscription(entity)
+        self._entities.clear()
+        if self._command_publisher is not None:
+            self.destroy_publisher(self._command_publisher)
+            self._command_publisher = None
+
+    # ----- input callbacks -----
+    def _on_image(self, camera: str, msg: Image) -> None:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        try:
+            image = decode_raw_image(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+        except ImageError as error:
+            pipeline.on_input_error(f"camera {camera!r}: {error}")
+            return
+        pipeline.on_image(camera, image, messages.time_to_seconds(msg.header.stamp), self.now_s())
+
+    def _on_compressed(self, camera: str, msg: CompressedImage) -> None:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        try:
+            image = decode_compressed_image(msg.format, msg.data)
+        except ImageError as error:
+            pipeline.on_input_error(f"camera {camera!r}: {error}")
+            return
+        pipeline.on_image(camera, image, messages.time_to_seconds(msg.header.stamp), self.now_s())
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        if self.pipeline is not None:
+            self.pipeline.on_joint_state(msg.name, msg.position, self.now_s())
+
+    def _on_instruction(self, serialized: bytes) -> None:
+        if self.pipeline is None:
+            return
+        try:
+            payload = string_payload_bytes(serialized)
+        except CdrError as error:
+            self.pipeline.on_input_error(f"instruction rejected: {error}")
+            return
+        self.pipeline.on_instruction(payload)
+        self._publish_status()
+
+    def _on_estop(self, msg: Bool) -> None:
+        if self.pipeline is not None:
+            self.pipeline.on_estop(msg.data)
+            if msg.data:
+                self.get_logger().warning("e-stop engaged: holding (latched until e-stop false and ~/reset)")
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.pipeline is None:
+            response.success, response.message = False, self._configure_error or "node is not configured"
+            return response
+        response.success, response.message = self.pipeline.request_reset(self.now_s())
+        if response.success and not response.message:
+            response.message = "re-armed"
+        self._publish_status()
+        return response
+
+    def _on_hold(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.pipeline is None:
+            response.success, response.message = False, "node is not configured"
+            return response
+        self.pipeline.request_hold()
+        response.success, response.message = True, "holding until a new instruction"
+        self._publish_status()
+        return response
+
+    # ----- control loop -----
+    def _control_tick(self) -> None:
+        pipeline = self.pipeline
+        publisher = self._command_publisher
+        if pipeline is None or publisher is None:
+            return
+        now_msg = self.get_clock().now()
+        now = now_msg.nanoseconds * 1e-9
+        output = pipeline.control_tick(now)
+        decision = output.decision
+        if decision.publish:
+            stamp = now_msg.to_msg()
+            interface = pipeline.config.interface
+            if interface is CommandInterface.JOINT_TRAJECTORY:
+                msg = messages.joint_trajectory(pipeline.config.joint_names, stamp, output.trajectory)
+            elif interface is CommandInterface.TWIST:
+                msg = messages.twist_stamped(decision.command, stamp, pipeline.config.frame_id)
+            elif interface is CommandInterface.POSE:
+                msg = messages.pose_stamped(decision.command, stamp, pipeline.config.frame_id)
+            else:
+                msg = messages.float64_array(decision.command)
+            publisher.publish(msg)
+        if self._last_status_state != (decision.state.value, decision.reason, pipeline.status_instruction()):
+            self._publish_status()
+
+    # ----- status -----
+    def _status_dict(self) -> dict[str, object]:
+        now = self.now_s()
+        if self.pipeline is None:
+            state = NodeState.FAULT.value if self._configure_error else NodeState.IDLE.value
+            return {"state": state, "reason": self._configure_error or "not configured", "instruction": "",
+                    "stamp": now}
+        return self.pipeline.status(now)
+
+    def _publish_status(self) -> None:
+        status = self._status_dict()
+        self._last_status_state = (str(status["state"]), str(status["reason"]), str(status["instruction"]))
+        self._status_publisher.publish(String(data=json.dumps(status)))
+        self._diagnostics_publisher.publish(self._diagnostics(status))
+
+    def _diagnostics(self, status: dict[str, object]) -> DiagnosticArray:
+        state = str(status["state"])
+        if state == NodeState.RUNNING.value:
+            level = DiagnosticStatus.OK
+        elif state in (NodeState.FAULT.value, NodeState.ESTOP.value):
+            level = DiagnosticStatus.ERROR
+        else:
+            level = DiagnosticStatus.WARN
+        entry = DiagnosticStatus(level=level, name="vla_node: pipeline", hardware_id="vla_ros",
+                                 message=f"{state}: {status['reason']}" if status["reason"] else state)
+        for key, value in status.items():
+            if isinstance(value, dict):
+                entry.values += [KeyValue(key=f"{key}.{k}", value=str(v)) for k, v in value.items()]
+            else:
+                entry.values.append(KeyValue(key=key, value=str(value)))
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [entry]
+        return array
+
+    def _on_set_parameters(self, parameters):
+        from rcl_interfaces.msg import SetParametersResult
+
+        from vla_ros.core.parameters import SCHEMA_BY_NAME, validate_value
+
+        for parameter in parameters:
+            spec = SCHEMA_BY_NAME.get(parameter.name)
+            if spec is None:
+                continue
+            try:
+                validate_value(spec, parameter.value)
+            except ConfigError as error:
+                return SetParametersResult(successful=False, reason=str(error))
+        for parameter in parameters:
+            if parameter.name == "status_rate_hz":
+                self._status_timer.timer_period_ns = int(1e9 / float(parameter.value))
+        return SetParametersResult(successful=True)
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = VlaNode()
+    # Control, I/O, status each get a thread; inference has its own outside the executor.
+    executor = MultiThreadedExecutor(num_threads=int(os.environ.get("VLA_EXECUTOR_THREADS", "3")))
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node.pipeline is not None:
+            node.pipeline.deactivate()
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

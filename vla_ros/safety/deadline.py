@@ -1,0 +1,60 @@
+"""S10 deadline accounting: how late each publish came relative to the control period."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+LATE_FRACTION = 0.2  # a publish more than 20% of a period late counts as late
+
+
+class DeadlineMonitor:
+    """Counts late publishes from the interval between consecutive `tick(now)` calls.
+
+    late: interval > 1.2 periods (includes the too-late ones); too_late: interval > 2 periods (a whole
+    period missed). A clock that jumps back restarts the measurement instead of counting an error.
+    `period_errors_ms` keeps the most recent `window` (interval - period) values in milliseconds.
+    """
+
+    def __init__(self, period: float, window: int = 1000) -> None:
+        if not (isinstance(period, (int, float)) and np.isfinite(period) and period > 0):
+            raise ValueError(f"period={period!r}: expected a finite number > 0")
+        if not (isinstance(window, int) and window > 0):
+            raise ValueError(f"window={window!r}: expected an integer > 0")
+        self.period = float(period)
+        self.late = 0
+        self.too_late = 0
+        self.ticks = 0
+        self.clock_jumps = 0
+        self.worst_error_ms = 0.0
+        self.period_errors_ms: deque[float] = deque(maxlen=window)
+        self._last: float | None = None
+
+    def tick(self, now: float) -> None:
+        """Record one publish at ROS time `now`."""
+        self.ticks += 1
+        last, self._last = self._last, now
+        if last is None:
+            return
+        interval = now - last
+        if interval < 0.0:
+            self.clock_jumps += 1
+            return
+        error = interval - self.period
+        self.period_errors_ms.append(error * 1000.0)
+        self.worst_error_ms = max(self.worst_error_ms, error * 1000.0)
+        if error > LATE_FRACTION * self.period:
+            self.late += 1
+        if error > self.period:
+            self.too_late += 1
+
+    def snapshot(self) -> dict:
+        """Counts plus p50/p99/max of |period error| over the recent window (ms), for status/diagnostics."""
+        errors = np.abs(np.fromiter(self.period_errors_ms, dtype=float))
+        summary = {"p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0, "n": int(errors.size)}
+        if errors.size:
+            summary.update(p50_ms=float(np.percentile(errors, 50)), p99_ms=float(np.percentile(errors, 99)),
+                           max_ms=float(errors.max()))
+        return {"ticks": self.ticks, "late": self.late, "too_late": self.too_late, "clock_jumps": self.clock_jumps,
+                "worst_late_ms": self.worst_error_ms, "period_error": summary}

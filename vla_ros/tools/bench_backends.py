@@ -1,0 +1,125 @@
+"""`vla_bench backends`: the same model and the same inputs on every backend available here.
+
+Per backend: end-to-end infer() (preprocess + model + decode) and the model call alone, as p50/p99/max ms.
+Ratios are torch eager p50 / backend p50 (> 1 = faster than torch), measured in the same run; parity is the
+max abs difference and cosine of the decoded actions against torch.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vla_ros.model.backends.onnxruntime_backend import CPU_PROVIDER, available_gpu_providers
+from vla_ros.model.errors import BackendUnavailable, ModelPackageError
+from vla_ros.model.export import cosine_similarity, random_observations
+from vla_ros.model.options import RuntimeOptions
+from vla_ros.model.package import ModelPackage, load_model_package
+from vla_ros.model.policy import ModelPolicy
+from vla_ros.model.runtime import create_policy
+
+WARMUP = 10
+
+
+def timing_stats(samples_ms: list[float]) -> dict[str, float | int]:
+    values = np.asarray(samples_ms, dtype=np.float64)
+    return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99)),
+            "max_ms": float(values.max()), "n": len(samples_ms)}
+
+
+def machine_info() -> dict[str, Any]:
+    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
+                            "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
+    try:
+        import onnxruntime
+        import torch
+
+        info["torch"] = torch.__version__
+        info["onnxruntime"] = onnxruntime.__version__
+        info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        pass
+    try:
+        import tensorrt
+
+        info["tensorrt"] = tensorrt.__version__
+    except ImportError:
+        info["tensorrt"] = None
+    return info
+
+
+def _candidates(options: RuntimeOptions) -> list[tuple[str, str, RuntimeOptions]]:
+    """(result key, backend, options) for everything worth timing."""
+    found = [("torch", "torch", options),
+             ("onnxruntime_cpu", "onnxruntime", RuntimeOptions(**{**options.__dict__, "providers": (CPU_PROVIDER,)}))]
+    gpu = available_gpu_providers()
+    if "CUDAExecutionProvider" in gpu:
+        found.append(("onnxruntime_cuda", "onnxruntime",
+                      RuntimeOptions(**{**options.__dict__, "providers": ("CUDAExecutionProvider", CPU_PROVIDER)})))
+    found.append(("tensorrt", "tensorrt", options))
+    found.append(("tensorrt_fp16", "tensorrt", RuntimeOptions(**{**options.__dict__, "trt_fp16": True})))
+    return found
+
+
+def _time_policy(policy: ModelPolicy, observations: list, iterations: int) -> tuple[list[float], list[float]]:
+    end_to_end, model_only = [], []
+    for i in range(WARMUP + iterations):
+        obs = observations[i % len(observations)]
+        t0 = time.perf_counter()
+        policy.infer(obs)
+        elapsed = (time.perf_counter() - t0) * 1e3
+        if i >= WARMUP:
+            end_to_end.append(elapsed)
+            model_only.append(policy.last_timings_ms["inference"])
+    return end_to_end, model_only
+
+
+def run_backends_benchmark(package_dir: Path | None, iterations: int, *,
+                           options: RuntimeOptions | None = None) -> dict[str, Any]:
+    """INTERFACE.md `vla_bench` shape: {"suite": "backends", "machine": {...}, "results": {...}}."""
+    if iterations < 1:
+        raise ValueError(f"iterations={iterations}: expected >= 1")
+    options = options or RuntimeOptions()
+    with tempfile.TemporaryDirectory(prefix="vla_bench_") as tmp:
+        if package_dir is None:
+            from vla_ros.model.package_builder import build_example_package
+
+            package_dir = build_example_package(Path(tmp) / "act_example", "act")
+        package = load_model_package(package_dir)
+        return _benchmark(package, iterations, options)
+
+
+def _benchmark(package: ModelPackage, iterations: int, options: RuntimeOptions) -> dict[str, Any]:
+    observations = random_observations(package.manifest, 8, seed=1)
+    results: dict[str, Any] = {"model": package.name, "horizon": package.horizon, "action_dim": package.action_dim,
+                               "backends": {}, "ratio": {}, "parity": {}, "skipped": {}}
+    reference: list[np.ndarray] | None = None
+    p50: dict[str, float] = {}
+    for key, backend, opts in _candidates(options):
+        try:
+            policy, selection = create_policy(package, backend, opts)
+        except (BackendUnavailable, ModelPackageError) as exc:
+            results["skipped"][key] = str(exc)
+            continue
+        actions = [policy.infer(obs) for obs in observations]
+        end_to_end, model_only = _time_policy(policy, observations, iterations)
+        results["backends"][key] = {"providers": selection.providers, "end_to_end": timing_stats(end_to_end),
+                                    "inference": timing_stats(model_only)}
+        p50[key] = results["backends"][key]["inference"]["p50_ms"]
+        if key == "torch":
+            reference = actions
+        elif reference is not None:
+            ref, got = np.stack(reference), np.stack(actions)
+            results["parity"][key] = {"max_abs": float(np.max(np.abs(ref - got))),
+                                      "cosine": cosine_similarity(ref, got), "n": len(observations)}
+    if "torch" in p50:
+        for key, value in p50.items():
+            if key != "torch" and value > 0:
+                results["ratio"][f"{key}_vs_torch"] = p50["torch"] / value
+    return {"suite": "backends", "machine": machine_info(), "results": results}
