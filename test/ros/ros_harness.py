@@ -48,7 +48,7 @@ class NodeProcess:
     """vla_node (or any module's main) started as `python -m MODULE --ros-args --params-file FILE`."""
 
     def __init__(self, params: dict[str, object], module: str = "vla_ros.ros.node",
-                 extra_args: list[str] | None = None) -> None:
+                 extra_args: list[str] | None = None, extra_pythonpath: list[Path] | None = None) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="vla_test_")
         self.params_file = Path(self._dir.name) / "params.yaml"
         # "/**" so the parameters apply whatever the node is renamed to on the command line.
@@ -56,6 +56,8 @@ class NodeProcess:
         self.log_path = Path(self._dir.name) / "node.log"
         self._log = self.log_path.open("wb")
         env = dict(os.environ)
+        if extra_pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join([*map(str, extra_pythonpath), env.get("PYTHONPATH", "")])
         self.process = subprocess.Popen(
             [sys.executable, "-m", module, "--ros-args", "--params-file", str(self.params_file), *(extra_args or [])],
             stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
@@ -100,7 +102,7 @@ class RobotStub:
 
     def __init__(self, interface: str, command_topic: str | None = None, image_size: tuple[int, int] = (96, 96),
                  encoding: str = "rgb8", camera_rate_hz: float = 20.0, state_rate_hz: float = 100.0,
-                 joints: list[str] | None = None) -> None:
+                 joints: list[str] | None = None, sim_clock_start: float | None = None) -> None:
         from vla_ros.core.parameters import DEFAULT_COMMAND_TOPICS
         from vla_ros.core.types import CommandInterface
 
@@ -127,6 +129,15 @@ class RobotStub:
         self.status_sub = self.node.create_subscription(String, "/vla/status", self._on_status, RELIABLE_LATCHED)
         self.reset_client = self.node.create_client(Trigger, "/vla_node/reset")
         self.hold_client = self.node.create_client(Trigger, "/vla_node/hold")
+        # With sim_clock_start this process owns /clock: sim time advances with wall time from that value and
+        # can be jumped (a simulator reset); every stamp it publishes is sim time.
+        self.sim_time = sim_clock_start
+        if sim_clock_start is not None:
+            from rosgraph_msgs.msg import Clock
+
+            self.clock_pub = self.node.create_publisher(Clock, "/clock", 10)
+            self._sim_origin = (time.monotonic(), sim_clock_start)
+            self.node.create_timer(0.005, lambda: self.clock_pub.publish(Clock(clock=seconds_to_time(self.now()))))
         self.node.create_timer(1.0 / camera_rate_hz, self._publish_image)
         self.node.create_timer(1.0 / state_rate_hz, self._publish_state)
         self.executor = SingleThreadedExecutor()
@@ -135,7 +146,13 @@ class RobotStub:
         self._thread.start()
 
     def now(self) -> float:
+        if self.sim_time is not None:
+            wall_origin, sim_origin = self._sim_origin
+            return sim_origin + (time.monotonic() - wall_origin)
         return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def jump_sim_clock(self, to: float) -> None:
+        self._sim_origin = (time.monotonic(), to)
 
     def _on_command(self, msg) -> None:
         with self.received.lock:

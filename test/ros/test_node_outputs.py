@@ -123,3 +123,20 @@ def test_joint_states_are_reordered_by_name(joint_model) -> None:
     finally:
         robot.close()
         node.stop()
+
+
+@pytest.mark.parametrize("bundled", ["act_example", "rt2_example"])
+def test_both_bundled_model_families_drive_the_node_end_to_end(bundled: str) -> None:
+    """Issue 3 generality: the ACT-style chunk model and the RT-2-style bins model, each through real ROS."""
+    from ros_harness import REPO_ROOT
+
+    robot, node, window = _run_interface(str(REPO_ROOT / "models" / bundled), "joint_trajectory")
+    try:
+        _assert_rate(window, robot)
+        status = robot.received.last_status()
+        assert status["model"] == bundled and status["inferences"] > 0
+        positions = np.array([m.points[0].positions for m in window])
+        assert np.all(np.isfinite(positions))
+    finally:
+        robot.close()
+        node.stop()

@@ -1,17 +1,15 @@
-"""Shared set-up for the ROS-free safety tests: a 3-joint arm at 100 Hz and an input builder."""
+"""Fixtures for the ROS-free safety tests: a 3-joint arm at 100 Hz."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import pytest
+from safety_support import PERIOD
 
 from vla_ros.core.config import JointLimits, SafetyConfig
 from vla_ros.core.types import CommandInterface
-from vla_ros.safety import SafetyInputs, SafetySupervisor
-
-PERIOD = 0.01
+from vla_ros.safety import SafetySupervisor
 
 
 @pytest.fixture
@@ -35,18 +33,3 @@ def make_supervisor(config: SafetyConfig, limits: JointLimits) -> Callable[..., 
         return supervisor
 
     return make
-
-
-def fresh_inputs(now: float, measured: np.ndarray | None = None, proposed: np.ndarray | None = None,
-                 **overrides: object) -> SafetyInputs:
-    """Inputs where everything is fresh and an instruction is active; override what a test breaks."""
-    fields: dict[str, object] = dict(now=now, image_stamp=now, state_stamp=now,
-                                     measured_positions=np.zeros(3) if measured is None else measured,
-                                     instruction_active=True, last_chunk_time=now, proposed=proposed)
-    fields.update(overrides)
-    return SafetyInputs(**fields)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def inputs() -> Callable[..., SafetyInputs]:
-    return fresh_inputs

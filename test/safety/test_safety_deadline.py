@@ -37,3 +37,11 @@ def test_when_clock_jumps_back_expect_no_late_count():
 def test_when_period_invalid_expect_error_naming_it():
     with pytest.raises(ValueError, match="period"):
         DeadlineMonitor(0.0)
+
+
+def test_when_clock_reading_is_nan_expect_ignored():
+    monitor = DeadlineMonitor(0.01)
+    for now in (0.0, 0.01, float("nan"), 0.02, 0.03):
+        monitor.tick(now)
+    assert monitor.late == 0
+    assert monitor.snapshot()["period_error"]["max_ms"] == pytest.approx(0.0, abs=1e-9)

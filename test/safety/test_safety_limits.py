@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,8 @@ AMAX = np.array([5.0, 8.0, 10.0])
 MAX_DELTA = 0.05
 BOX_LOW = np.array([-1.0, -1.0, 0.0])
 BOX_HIGH = np.array([1.0, 1.0, 1.5])
+# Overflow / invalid-value warnings in the limit math would mean an unguarded division: fail on them.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 EPS = 1e-9
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)

@@ -4,9 +4,10 @@ finite and respects S4-S7, and holds follow S13."""
 from __future__ import annotations
 
 import numpy as np
-from conftest import PERIOD
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from safety_support import PERIOD
 
 from vla_ros.core.config import JointLimits, OutOfWorkspace, SafetyConfig
 from vla_ros.core.types import CommandInterface, NodeState
@@ -20,6 +21,8 @@ BAND_LOW = LIMITS.lower + CONFIG.position_margin
 BAND_HIGH = LIMITS.upper - CONFIG.position_margin
 BOX_LOW = np.array(CONFIG.workspace_min)
 BOX_HIGH = np.array(CONFIG.workspace_max)
+# Overflow / invalid-value warnings in the limit math would mean an unguarded division: fail on them.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 EPS = 1e-9
 
 value = st.floats(min_value=-4.0, max_value=4.0)

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import PERIOD, fresh_inputs
+from safety_support import PERIOD, fresh_inputs
 
 from vla_ros.core.config import OutOfWorkspace, SafetyConfig
 from vla_ros.core.types import CommandInterface, NodeState
@@ -383,19 +383,26 @@ def test_when_hold_cause_appears_expect_hold_counted_once_per_entry(make_supervi
     assert supervisor.counters["hold_no_instruction"] == 2
 
 
-def test_when_state_goes_stale_during_velocity_hold_expect_braking_from_dead_reckoned_position(make_supervisor,
-                                                                                               limits, config):
+def test_when_state_goes_stale_while_approaching_a_limit_expect_velocity_hold_stops_inside(make_supervisor,
+                                                                                           limits, config):
+    # Joint 0 (5 rad/s^2) dictates the one deceleration factor for all joints; joint 2 (10 rad/s^2) must plan
+    # its braking with that shared factor, not its own limit, or it overshoots once the state is gone.
     supervisor = make_supervisor(CommandInterface.JOINT_VELOCITY)
-    position = np.array([1.0, 0.0, 0.0])
-    for k in range(100):  # run joint 0 at 1 rad/s towards its upper limit (2.0 - margin)
-        decision = supervisor.step(fresh_inputs(tick_time(k), measured=position, proposed=np.array([1.0, 0.0, 0.0])))
+    edge = limits.upper[2] - config.position_margin
+    position = np.array([0.0, 0.0, edge - 0.6])
+    proposed = np.array([1.0, 0.0, 0.6])
+    k = 0
+    while position[2] < edge - 0.03:
+        decision = supervisor.step(fresh_inputs(tick_time(k), measured=position, proposed=proposed))
         position = position + decision.command * PERIOD
-    last_state = tick_time(99)
-    for k in range(100, 400):  # the joint state stops: hold, decelerating, and stop before the limit
-        decision = supervisor.step(fresh_inputs(tick_time(k), measured=position, state_stamp=last_state,
-                                                proposed=np.array([1.0, 0.0, 0.0])))
+        k += 1
+    assert decision.state is NodeState.RUNNING and decision.command[2] > 0.3
+    last_state = tick_time(k - 1)
+    for j in range(k, k + 100):  # the joint state stops arriving: hold, decelerate, stop inside the limit
+        decision = supervisor.step(fresh_inputs(tick_time(j), measured=position, state_stamp=last_state,
+                                                proposed=proposed))
         position = position + decision.command * PERIOD
-        assert position[0] <= limits.upper[0] - config.position_margin + 1e-9
+        assert position[2] <= edge + 1e-9
     assert decision.state is NodeState.HOLD_STALE_STATE
     np.testing.assert_allclose(decision.command, 0.0)
 
@@ -412,3 +419,44 @@ def test_when_input_error_reported_expect_counted_and_quoted_but_no_hold_by_itse
 def test_when_control_period_invalid_expect_error_naming_it(config, limits):
     with pytest.raises(ValueError, match="control_period"):
         SafetySupervisor(config, limits, CommandInterface.JOINT_POSITION, 0.0)
+
+
+@pytest.mark.parametrize("field", ["now", "image_stamp", "state_stamp"])
+def test_when_a_time_is_nan_expect_hold_with_finite_command(make_supervisor, field):
+    supervisor = make_supervisor()
+    run_until_running(supervisor)
+    inputs = fresh_inputs(0.05, proposed=np.ones(3))
+    setattr(inputs, field, float("nan"))
+    decision = supervisor.step(inputs)
+    assert decision.holding
+    assert decision.state in (NodeState.HOLD_STALE_STATE, NodeState.HOLD_STALE_IMAGE)
+    assert np.all(np.isfinite(decision.command))
+
+
+def test_when_clock_was_nan_for_a_tick_expect_inference_heartbeat_still_works(make_supervisor, config):
+    supervisor = make_supervisor()
+    run_until_running(supervisor)
+    inputs = fresh_inputs(0.05)
+    inputs.now = float("nan")
+    assert supervisor.step(inputs).holding
+    assert supervisor.step(fresh_inputs(0.06, last_chunk_time=0.06)).state is NodeState.RUNNING
+    late = 0.06 + config.inference_timeout + PERIOD
+    assert supervisor.step(fresh_inputs(late, last_chunk_time=0.06)).state is NodeState.HOLD_INFERENCE_LATE
+
+
+def test_when_velocity_interface_activates_expect_proposal_blended_in_from_zero(make_supervisor, config):
+    supervisor = make_supervisor(CommandInterface.JOINT_VELOCITY)
+    proposed = np.array([0.1, -0.1, 0.05])  # small enough that no velocity/accel limit applies
+    for k in range(80):
+        now = tick_time(k)
+        decision = supervisor.step(fresh_inputs(now, proposed=proposed))
+        np.testing.assert_allclose(decision.command, proposed * min(1.0, now / config.blend_in_s), atol=1e-12)
+
+
+def test_when_deactivated_expect_idle_hold_until_activated_again(make_supervisor):
+    supervisor = make_supervisor()
+    k = run_until_running(supervisor)
+    supervisor.deactivate()
+    assert supervisor.step(fresh_inputs(tick_time(k))).state is NodeState.IDLE
+    supervisor.activate(tick_time(k + 1))
+    assert supervisor.step(fresh_inputs(tick_time(k + 1))).state is NodeState.RUNNING

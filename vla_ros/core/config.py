@@ -86,6 +86,8 @@ class SafetyConfig:
     max_delta: float = 0.05  # rad per control step relative to the measured state, S6
     max_ee_speed: float = 0.25  # m/s, S7 (ISO 10218 reduced speed)
     max_ee_angular_speed: float = 1.0  # rad/s, S7
+    max_ee_linear_accel: float = 2.5  # m/s^2: twist deceleration on hold (S13)
+    max_ee_angular_accel: float = 10.0  # rad/s^2
     workspace_min: tuple[float, float, float] = (-1.0, -1.0, 0.0)  # m, base frame, S7
     workspace_max: tuple[float, float, float] = (1.0, 1.0, 1.5)
     out_of_workspace: OutOfWorkspace = OutOfWorkspace.CLAMP
@@ -94,7 +96,8 @@ class SafetyConfig:
 
     def __post_init__(self) -> None:
         for name in ("image_timeout", "state_timeout", "max_observation_age", "inference_timeout",
-                     "max_delta", "max_ee_speed", "max_ee_angular_speed"):
+                     "max_delta", "max_ee_speed", "max_ee_angular_speed", "max_ee_linear_accel",
+                     "max_ee_angular_accel"):
             _positive(f"safety.{name}", getattr(self, name))
         _non_negative("safety.position_margin", self.position_margin)
         _non_negative("safety.blend_in_s", self.blend_in_s)

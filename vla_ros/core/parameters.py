@@ -108,6 +108,11 @@ SCHEMA: tuple[ParameterSpec, ...] = (
                   "(0.25 = ISO 10218 reduced speed)", min_value=0.001, max_value=2.0),
     ParameterSpec("safety.max_ee_angular_speed", _SAFETY_DEFAULTS.max_ee_angular_speed, "end-effector angular "
                   "speed cap, rad/s", min_value=0.001, max_value=6.3),
+    ParameterSpec("safety.max_ee_linear_accel", _SAFETY_DEFAULTS.max_ee_linear_accel, "end-effector linear "
+                  "deceleration used to bring twist commands to zero on a hold, m/s^2", min_value=0.01,
+                  max_value=50.0),
+    ParameterSpec("safety.max_ee_angular_accel", _SAFETY_DEFAULTS.max_ee_angular_accel, "end-effector angular "
+                  "deceleration on a hold, rad/s^2", min_value=0.01, max_value=100.0),
     ParameterSpec("safety.workspace_min", list(_SAFETY_DEFAULTS.workspace_min), "workspace box min [x y z], m, "
                   "base frame"),
     ParameterSpec("safety.workspace_max", list(_SAFETY_DEFAULTS.workspace_max), "workspace box max [x y z], m"),
@@ -207,6 +212,8 @@ def build_node_config(values: Mapping[str, object]) -> NodeConfig:
         max_delta=float(merged["safety.max_delta"]),  # type: ignore[arg-type]
         max_ee_speed=float(merged["safety.max_ee_speed"]),  # type: ignore[arg-type]
         max_ee_angular_speed=float(merged["safety.max_ee_angular_speed"]),  # type: ignore[arg-type]
+        max_ee_linear_accel=float(merged["safety.max_ee_linear_accel"]),  # type: ignore[arg-type]
+        max_ee_angular_accel=float(merged["safety.max_ee_angular_accel"]),  # type: ignore[arg-type]
         workspace_min=tuple(float(v) for v in merged["safety.workspace_min"]),  # type: ignore[union-attr]
         workspace_max=tuple(float(v) for v in merged["safety.workspace_max"]),  # type: ignore[union-attr]
         out_of_workspace=OutOfWorkspace(merged["safety.out_of_workspace"]),

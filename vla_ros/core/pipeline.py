@@ -31,6 +31,9 @@ from vla_ros.safety import validate_instruction as clean_instruction
 
 Clock = Callable[[], float]
 
+# A measured position this far beyond a limit cannot be real (a robot overshoots its soft limits by far less).
+MEASURED_LIMIT_TOLERANCE = 0.5
+
 # How long the inference thread sleeps when there is nothing new to infer on; new frames wake it earlier.
 _IDLE_WAIT_S = 0.02
 
@@ -45,6 +48,8 @@ class ControlOutput:
 
     decision: SafetyDecision
     trajectory: list[tuple[float, np.ndarray]] = field(default_factory=list)  # JTC only
+    # Set on the first tick that commands from a newly arrived chunk: where its time went (latency benchmark).
+    chunk_timing: dict[str, float] | None = None
 
 
 @dataclass
@@ -69,7 +74,9 @@ class Pipeline:
                                               package.control_period, absolute_dims=tuple(absolute_dims))
         self.scheduler = ChunkScheduler(config.execution, self._command_dim_of_chunk())
         self.supervisor = SafetySupervisor(config.safety, config.limits, config.interface,
-                                           config.execution.control_period)
+                                           config.execution.control_period,
+                                           max_ee_linear_accel=config.safety.max_ee_linear_accel,
+                                           max_ee_angular_accel=config.safety.max_ee_angular_accel)
         self.deadlines = DeadlineMonitor(config.execution.control_period)
         self.frames = FrameStore([c.name for c in config.inputs.cameras], config.inputs.sync_tolerance)
         self.joint_reorderer = JointStateReorderer(config.joint_names)
@@ -86,13 +93,18 @@ class Pipeline:
         self._state_stamp: float | None = None
         # Reasons reported to safety on the next tick; cleared when a good input replaces them.
         self._input_error: str | None = None
+        self._last_rejection = ""  # the latest rejected instruction, reported until a valid one arrives
         self._state_error: str | None = None
+        # The inference thread pauses while a model fault is unacknowledged (until ~/reset).
         self._inference_error: str | None = None
-        self._invalid_action: str | None = None
+        # Events for the supervisor, handed over on the next tick only ("since the last tick"); it latches them.
+        self._inference_error_event: str | None = None
+        self._invalid_action_event: str | None = None
         self._logged_fault = False
         self._last_chunk_time: float | None = None
         self._last_inferred: tuple[int, int] | None = None  # (frame sequence, instruction id)
         self._last_decision: SafetyDecision | None = None
+        self._unreported_chunk: dict[str, float] | None = None
         self.timings_ms: dict[str, float] = {}
         self.inference_count = 0
 
@@ -141,6 +153,7 @@ class Pipeline:
     def on_joint_state(self, names: Sequence[str], positions: Sequence[float], received: float) -> None:
         try:
             measured = self.joint_reorderer.reorder(names, positions)
+            self._check_plausible(measured)
         except JointStateError as error:
             with self._lock:
                 self._state_error = f"joint state rejected: {error}"
@@ -150,17 +163,27 @@ class Pipeline:
             self._state_stamp = received
             self._state_error = None
 
+    def _check_plausible(self, measured: np.ndarray) -> None:
+        """A measured joint far outside its limits is a broken driver or message, not a robot state to hold."""
+        limits = self.config.limits
+        outside = (measured < limits.lower - MEASURED_LIMIT_TOLERANCE) | (measured > limits.upper
+                                                                          + MEASURED_LIMIT_TOLERANCE)
+        if np.any(outside):
+            bad = {n: float(v) for n, v, o in zip(self.config.joint_names, measured, outside) if o}
+            raise JointStateError(f"joint positions {bad} are more than {MEASURED_LIMIT_TOLERANCE} rad outside "
+                                  "the joint limits")
+
     def on_instruction(self, raw: bytes | str) -> tuple[bool, str]:
         """A new instruction (or '' = stop). Returns (accepted, reason)."""
         text, reason = clean_instruction(raw, self.config.safety.max_instruction_length)
         if text is None:
+            # The robot keeps doing what it was told: a garbled message must not be able to change the task.
             self.log.warning(f"instruction rejected: {reason}")
             with self._lock:
-                self._input_error = f"instruction rejected: {reason}"
+                self._last_rejection = f"instruction rejected: {reason}"
             return False, reason
         with self._lock:
-            if self._input_error and self._input_error.startswith("instruction rejected"):
-                self._input_error = None
+            self._last_rejection = ""
             self._set_instruction_locked(text or None)
         self._wake.set()
         return True, ""
@@ -168,7 +191,10 @@ class Pipeline:
     def _set_instruction_locked(self, text: str | None) -> None:
         instruction_id = self._next_instruction_id
         self._next_instruction_id += 1
+        replaced = self._instruction is not None and text is not None
         self._instruction = _Instruction(text, instruction_id) if text else None
+        if replaced:
+            self.supervisor.new_instruction()  # clears a latched invalid-action hold, blends in again
         # Queued actions of the old instruction go at once, and the old chunks' ids can no longer enter.
         self.scheduler.set_instruction(instruction_id)
         self._last_chunk_time = None
@@ -193,7 +219,6 @@ class Pipeline:
         if ok:
             with self._lock:
                 self._inference_error = None
-                self._invalid_action = None
                 self._logged_fault = False
                 self._last_chunk_time = None if self._instruction is None else now
         return ok, reason
@@ -224,6 +249,7 @@ class Pipeline:
         with self._lock:
             self._active = False
             self.scheduler.clear()
+            self.supervisor.deactivate()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -267,6 +293,7 @@ class Pipeline:
         except Exception as error:  # a model fault must never take the node down: hold + FAULT
             with self._lock:
                 self._inference_error = f"inference raised {type(error).__name__}: {error}"
+                self._inference_error_event = self._inference_error
                 if not self._logged_fault:
                     self.log.error(f"inference failed; holding until ~/reset\n{traceback.format_exc()}")
                     self._logged_fault = True
@@ -280,7 +307,7 @@ class Pipeline:
         reason = validate_chunk(np.asarray(actions), (self.package.horizon, self.package.action_dim))
         if reason:
             with self._lock:
-                self._invalid_action = reason
+                self._invalid_action_event = reason
             return
         targets = self.synthesizer.to_targets(np.asarray(actions, dtype=float), measured)
         timings = dict(getattr(self.policy, "last_timings_ms", {}) or {})
@@ -299,6 +326,8 @@ class Pipeline:
                 self.timings_ms = {**timings, "transport": max(0.0, (received - frame_set.stamp) * 1e3),
                                    "observation_age_at_chunk": (now - frame_set.stamp) * 1e3,
                                    "skipped_steps": float(result.skipped_steps)}
+                self._unreported_chunk = {**timings, "obs_stamp": frame_set.stamp, "received": received,
+                                          "chunk_ready": now, "skipped_steps": float(result.skipped_steps)}
 
     # ----- control tick -----
     def control_tick(self, now: float) -> ControlOutput:
@@ -316,9 +345,13 @@ class Pipeline:
             measured = self._measured
             proposed = None if sample is None else self.synthesizer.to_command(sample, measured)
             inputs = self._safety_inputs_locked(now, proposed)
+            self._inference_error_event = self._invalid_action_event = None
         decision = self.supervisor.step(inputs)
         self._last_decision = decision
         output = ControlOutput(decision)
+        if sample is not None and not decision.holding and self._unreported_chunk is not None:
+            output.chunk_timing, self._unreported_chunk = self._unreported_chunk, None
+            output.chunk_timing["tick"] = now
         if self.config.interface is CommandInterface.JOINT_TRAJECTORY and decision.publish:
             output.trajectory = self._trajectory(now, decision)
         return output
@@ -339,8 +372,8 @@ class Pipeline:
             last_chunk_time=self._last_chunk_time,
             proposed=proposed,
             estop=self._estop,
-            inference_error=self._inference_error,
-            invalid_action=self._invalid_action,
+            inference_error=self._inference_error_event,
+            invalid_action=self._invalid_action_event,
             input_error=self._input_error or self._state_error,
         )
 
@@ -360,6 +393,7 @@ class Pipeline:
                 "state": state,
                 "reason": reason,
                 "instruction": instruction.text if instruction else "",
+                "last_rejection": self._last_rejection,
                 # Counts every accepted instruction, the empty "stop" included, so clients can tell them apart.
                 "instruction_id": self._next_instruction_id - 1,
                 "model": self.package.name,

@@ -1,8 +1,8 @@
 """vla_node: the lifecycle ROS 2 adapter around vla_ros.core.pipeline.Pipeline.
 
 It converts messages to numpy, hands them to the pipeline, and publishes what the pipeline decides. Threads:
-- control timer in its own mutually exclusive callback group (never shares a thread slot with image decoding);
-- subscriptions and services in another group;
+- the control loop on its own thread with absolute deadlines (never queued behind executor callbacks);
+- subscriptions and services in one executor callback group, status in another;
 - inference in the pipeline's own Python thread (the model releases the GIL inside onnxruntime/torch).
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import rclpy
@@ -68,11 +70,11 @@ class VlaNode(LifecycleNode):
         declare_schema(self)
         self.pipeline: Pipeline | None = None
         self._io_group = MutuallyExclusiveCallbackGroup()
-        self._control_group = MutuallyExclusiveCallbackGroup()
         self._status_group = MutuallyExclusiveCallbackGroup()
         self._entities: list = []
         self._command_publisher = None
-        self._control_timer = None
+        self._control_thread: threading.Thread | None = None
+        self._control_stop = threading.Event()
         self._last_status_state: tuple[str, str, str] | None = None
         self._configure_error = ""
         # Status and diagnostics exist from the start so a failed configure is visible, not silent.
@@ -146,21 +148,30 @@ class VlaNode(LifecycleNode):
         ]
         self._command_publisher = self.create_publisher(messages.MESSAGE_TYPES[config.interface],
                                                         config.command_topic, COMMAND_QOS)
+        # Per chunk, once: the observation stamp and where the time went until its first command went out.
+        self._chunk_timing_publisher = self.create_publisher(String, "/vla/chunk_timing", RELIABLE)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         assert self.pipeline is not None
         self.pipeline.activate(self.now_s())
         period = self.pipeline.config.execution.control_period
-        self._control_timer = self.create_timer(period, self._control_tick, callback_group=self._control_group)
+        self._control_stop.clear()
+        self._control_thread = threading.Thread(target=self._control_loop, args=(period,), name="vla_control",
+                                                daemon=True)
+        self._control_thread.start()
         self.get_logger().info(f"active: publishing {self.pipeline.config.interface.value} on "
                                f"{self.pipeline.config.command_topic} at {1.0 / period:.0f} Hz")
         self._publish_status()
         return TransitionCallbackReturn.SUCCESS
 
+    def _stop_control(self) -> None:
+        self._control_stop.set()
+        if self._control_thread is not None and self._control_thread is not threading.current_thread():
+            self._control_thread.join(timeout=2.0)
+        self._control_thread = None
+
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        if self._control_timer is not None:
-            self.destroy_timer(self._control_timer)
-            self._control_timer = None
+        self._stop_control()
         if self.pipeline is not None:
             self.pipeline.deactivate()
         self._publish_status()
@@ -172,9 +183,7 @@ class VlaNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        if self._control_timer is not None:
-            self.destroy_timer(self._control_timer)
-            self._control_timer = None
+        self._stop_control()
         if self.pipeline is not None:
             self.pipeline.deactivate()
         self._destroy_io()
@@ -189,6 +198,7 @@ class VlaNode(LifecycleNode):
         self._entities.clear()
         if self._command_publisher is not None:
             self.destroy_publisher(self._command_publisher)
+            self.destroy_publisher(self._chunk_timing_publisher)
             self._command_publisher = None
 
     # ----- input callbacks -----
@@ -255,6 +265,38 @@ class VlaNode(LifecycleNode):
         return response
 
     # ----- control loop -----
+    def _control_loop(self, period: float) -> None:
+        """Fixed-rate loop on its own thread, outside the executor.
+
+        An executor timer shares its dispatch with image callbacks and the wait-set rebuild; a dedicated thread
+        sleeping to absolute deadlines only waits for the GIL. Deadlines are absolute, so an overrun does not
+        shift later ticks; after a miss of more than a period the schedule restarts instead of bursting.
+        On sim time the deadlines follow /clock, and a backwards jump (simulation reset) restarts them.
+        """
+        sim_time = bool(self.get_parameter("use_sim_time").value)
+        clock = (lambda: self.get_clock().now().nanoseconds * 1e-9) if sim_time else time.monotonic
+        deadline = clock() + period
+        while not self._control_stop.is_set():
+            while True:
+                remaining = deadline - clock()
+                if remaining > 2 * period:  # the clock went backwards (sim reset): restart the schedule
+                    deadline = clock() + period
+                    remaining = period
+                if remaining <= 0 or self._control_stop.is_set():
+                    break
+                # Sim time advances in /clock steps: poll it; wall time: sleep the whole remainder.
+                self._control_stop.wait(min(remaining, 0.001) if sim_time else remaining)
+            if self._control_stop.is_set():
+                break
+            try:
+                self._control_tick()
+            except Exception as error:  # a bug here must not silently stop the command stream
+                self.get_logger().error(f"control tick failed: {error!r}", throttle_duration_sec=1.0)
+            deadline += period
+            now = clock()
+            if now - deadline > period or deadline - now > 2 * period:
+                deadline = now + period
+
     def _control_tick(self) -> None:
         pipeline = self.pipeline
         publisher = self._command_publisher
@@ -276,6 +318,9 @@ class VlaNode(LifecycleNode):
             else:
                 msg = messages.float64_array(decision.command)
             publisher.publish(msg)
+            if output.chunk_timing is not None:
+                output.chunk_timing["published"] = self.now_s()
+                self._chunk_timing_publisher.publish(String(data=json.dumps(output.chunk_timing)))
         if self._last_status_state != (decision.state.value, decision.reason, pipeline.status_instruction()):
             self._publish_status()
 
@@ -333,11 +378,17 @@ class VlaNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
 
+# The GIL is handed to a waiting thread only every switch interval (5 ms by default): the control timer would
+# wait up to that long behind preprocessing. 0.25 ms bounds that wait (vla_bench rate measures the effect).
+GIL_SWITCH_INTERVAL_S = float(os.environ.get("VLA_GIL_SWITCH_INTERVAL_S", "0.00025"))
+
+
 def main(args: list[str] | None = None) -> int:
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     rclpy.init(args=args if args is not None else sys.argv)
     node = VlaNode()
-    # Control, I/O, status each get a thread; inference has its own outside the executor.
-    executor = MultiThreadedExecutor(num_threads=int(os.environ.get("VLA_EXECUTOR_THREADS", "3")))
+    # I/O and status each get an executor thread; control and inference have their own threads.
+    executor = MultiThreadedExecutor(num_threads=2)
     executor.add_node(node)
     try:
         executor.spin()

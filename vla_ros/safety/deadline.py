@@ -34,6 +34,8 @@ class DeadlineMonitor:
     def tick(self, now: float) -> None:
         """Record one publish at ROS time `now`."""
         self.ticks += 1
+        if not np.isfinite(now):
+            return  # a broken clock reading: keep measuring from the last good one
         last, self._last = self._last, now
         if last is None:
             return

@@ -47,7 +47,7 @@ def braking_speed(distance: np.ndarray, max_accel: np.ndarray | float, dt: float
     slowing by a*dt each tick covers a*dt^2 * ((m+1)*x - m*(m+1)/2) with m = floor(x); this inverts it.
     """
     unit = np.asarray(max_accel, dtype=float) * dt * dt
-    ticks = np.maximum(distance, 0.0) / unit
+    ticks = np.minimum(np.maximum(distance, 0.0) / unit, 1e15)  # far beyond any speed limit; avoids overflow
     whole = np.floor((np.sqrt(1.0 + 8.0 * ticks) - 1.0) / 2.0)
     return (ticks + whole * (whole + 1.0) / 2.0) / (whole + 1.0) * (unit / dt)
 
@@ -74,6 +74,24 @@ def step_fraction_inside(start: np.ndarray, step: np.ndarray, low: np.ndarray, h
         elif delta < 0.0 and begin + delta < low[axis]:
             fraction = min(fraction, max(0.0, (float(low[axis]) - begin) / delta))
     return fraction
+
+
+def uniform_deceleration(direction: np.ndarray, max_accel: np.ndarray) -> np.ndarray:
+    """Per-joint deceleration available when the whole velocity vector along `direction` slows down by one
+    factor: the joint with the least acceleration for its share of the motion sets the pace for all.
+
+    Braking distances must use this, not each joint's own limit, or a joint with a high limit plans a late
+    stop that the shared factor cannot deliver.
+    """
+    magnitude = np.abs(direction)
+    size = float(magnitude.max(initial=0.0))
+    if size == 0.0:
+        return np.asarray(max_accel, dtype=float)
+    share = magnitude / size  # in [0, 1], no underflow for tiny directions
+    # A joint with a negligible share hardly moves; letting it set the pace would divide by ~0.
+    significant = share > 1e-9
+    rate = float(np.min(max_accel[significant] / share[significant]))
+    return np.where(significant, share * rate, max_accel)
 
 
 def _accel_limited(target_velocity: np.ndarray, previous_velocity: np.ndarray,
@@ -105,7 +123,7 @@ def limit_joint_position(target: np.ndarray, anchor: np.ndarray, previous_veloci
     desired = desired * uniform_scale(desired, braking_speed(np.abs(clamped_target - anchor), max_accel, dt))
 
     room = np.where(desired > 0.0, high - anchor, anchor - low)
-    caps = np.minimum(max_velocity, braking_speed(room, max_accel, dt))
+    caps = np.minimum(max_velocity, braking_speed(room, uniform_deceleration(desired, max_accel), dt))
     s = uniform_scale(desired, caps)
     if s < 1.0 - _SCALE_TOLERANCE:
         flags.add(VELOCITY_SCALED)
@@ -136,7 +154,7 @@ def limit_joint_velocity(target: np.ndarray, previous: np.ndarray, measured: np.
     s_position = 1.0
     if measured is not None:
         room = np.where(target > 0.0, high - measured, measured - low)
-        s_position = uniform_scale(target, braking_speed(room, max_accel, dt))
+        s_position = uniform_scale(target, braking_speed(room, uniform_deceleration(target, max_accel), dt))
     for scale, name in ((s_velocity, VELOCITY_SCALED), (s_delta, DELTA_CAPPED), (s_position, POSITION_CLAMPED)):
         if scale < 1.0 - _SCALE_TOLERANCE:
             flags.add(name)

@@ -4,7 +4,10 @@ Hold causes and their precedence (the highest present is reported; S1):
     ESTOP > FAULT > IDLE > HOLD_STALE_STATE > HOLD_STALE_IMAGE > HOLD_INVALID_ACTION > HOLD_INFERENCE_LATE
     > HOLD_NO_INSTRUCTION
 Safety-critical latches come first, then "the node is not active", then the inputs the robot's own state
-depends on, then the model's output, then its liveness, then the operator's intent.
+depends on, then the model's output, then its liveness, then the operator's intent. HOLD_INFERENCE_LATE is
+only judged while an instruction is active (without one no chunk is expected), so with no instruction the
+state is HOLD_NO_INSTRUCTION. The inference heartbeat restarts whenever another hold ends: it measures
+silence only while everything else would let the robot run.
 
 Latching:
 - ESTOP (S11): set on the very tick /vla/estop is true; cleared only by reset() once the e-stop is false.
@@ -19,7 +22,9 @@ Every transition into RUNNING starts from the measured state and blends in over 
 Hold commands (S13):
 - joint_position / joint_trajectory: the newest valid measured position (not the last command), as is (even
   beyond a limit: any other target would move the robot); with no valid measured state ever, publish=False.
-- joint_velocity / twist: decelerate to zero within the acceleration limits, then zeros.
+- joint_velocity / twist: decelerate to zero within the acceleration limits, then zeros (always publishable).
+  Braking at the joint limits / workspace box continues while holding; for joint_velocity with a stale state
+  it uses the last valid measured position advanced by the velocities commanded since.
 - pose: the measured end-effector pose when the robot provides one, else the last safe pose sent; with
   neither, publish=False.
 
@@ -30,6 +35,8 @@ do that when the corruption persists); it is counted and quoted in stale-input r
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -69,10 +76,10 @@ def _age(now: float, stamp: float) -> float:
 
 
 def _is_stale(now: float, stamp: float | None, timeout: float) -> bool:
+    """Older than the timeout, from the future by more than it, or not a number at all (NaN clock/stamp)."""
     if stamp is None:
         return True
-    age = now - stamp
-    return age > timeout or age < -timeout
+    return not abs(now - stamp) <= timeout
 
 
 class SafetySupervisor:
@@ -175,10 +182,22 @@ class SafetySupervisor:
     def _valid_measured(self, positions: np.ndarray | None) -> np.ndarray | None:
         if positions is None:
             return None
-        array = np.asarray(positions, dtype=float)
+        try:
+            array = np.array(positions, dtype=float)  # a copy: the caller may reuse its buffer
+        except (TypeError, ValueError):
+            return None
         if array.shape != (self.dof,) or not np.isfinite(array).all():
             return None
         return array
+
+    @staticmethod
+    def _valid_ee_pose(pose: np.ndarray | None) -> np.ndarray | None:
+        if pose is None:
+            return None
+        try:
+            return normalized_pose(np.array(pose, dtype=float))
+        except (TypeError, ValueError):
+            return None
 
     def _stale_state_reason(self, inputs: SafetyInputs) -> str:
         if inputs.state_stamp is None:
@@ -202,7 +221,10 @@ class SafetySupervisor:
     def _check_proposed(self, proposed: np.ndarray | None) -> str:
         if proposed is None:
             return ""
-        array = np.asarray(proposed)
+        try:
+            array = np.asarray(proposed)
+        except (TypeError, ValueError) as exc:
+            return f"proposed command is not an array: {exc}"
         if array.shape != (self.command_size,):
             return f"proposed command has shape {array.shape}, expected ({self.command_size},)"
         if array.dtype.kind not in "fiu" or not np.isfinite(array).all():
@@ -276,11 +298,13 @@ class SafetySupervisor:
         """One control tick: the command to publish (always finite and limited) and the state."""
         now = float(inputs.now)
         self.counters["ticks"] += 1
-        if self._last_now is not None and now < self._last_now:
+        clock_ok = math.isfinite(now)  # a NaN/inf clock holds (every input reads as stale) and moves no timer
+        if clock_ok and self._last_now is not None and now < self._last_now:
             # The clock jumped back: restart timers that compare against the old clock.
             self._blend_start = min(self._blend_start, now)
             self._heartbeat_start = min(self._heartbeat_start, now)
-        self._last_now = now
+        if clock_ok:
+            self._last_now = now
         measured = self._valid_measured(inputs.measured_positions)
         fresh = measured is not None and not _is_stale(now, inputs.state_stamp, self.config.state_timeout)
         if fresh:
@@ -289,12 +313,10 @@ class SafetySupervisor:
             self._travel_since_measured = self._travel_since_measured + self._velocity * self.dt
         if measured is not None:
             self._last_measured = measured
-        ee_pose = None
-        if inputs.measured_ee_pose is not None:
-            ee_pose = normalized_pose(np.asarray(inputs.measured_ee_pose, dtype=float))
+        ee_pose = self._valid_ee_pose(inputs.measured_ee_pose)
 
         state, reason = self._evaluate(inputs)
-        if state is not NodeState.RUNNING and state is not NodeState.HOLD_INFERENCE_LATE:
+        if clock_ok and state is not NodeState.RUNNING and state is not NodeState.HOLD_INFERENCE_LATE:
             # The inference heartbeat only runs while nothing else holds (inference is not expected then).
             self._heartbeat_start = now
         if state is not self._state and state.is_hold:
@@ -317,7 +339,8 @@ class SafetySupervisor:
                 self.counters[name] += 1
         if not publish:
             self.counters["unpublishable_ticks"] += 1
-        return SafetyDecision(command=command, state=state, reason=reason, holding=state.is_hold,
+        # A copy: the caller may keep or change it without touching the supervisor's own state.
+        return SafetyDecision(command=command.copy(), state=state, reason=reason, holding=state.is_hold,
                               publish=publish, interventions=interventions)
 
     def _begin_blend(self, now: float, measured: np.ndarray | None, ee_pose: np.ndarray | None) -> None:

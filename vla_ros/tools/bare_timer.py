@@ -1,0 +1,49 @@
+"""The rate benchmark's baseline: a bare rclpy timer publishing a JointTrajectory, nothing else running.
+
+Run as its own process, `python -m vla_ros.tools.bare_timer --ros-args -p rate_hz:=100.0`; it publishes on
+/bench/baseline with header.stamp = the publish time, measured the same way as vla_node's commands.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from vla_ros.ros.node import COMMAND_QOS
+
+
+class BareTimer(Node):
+    def __init__(self) -> None:
+        super().__init__("vla_bench_bare_timer")
+        rate = float(self.declare_parameter("rate_hz", 100.0).value)
+        self._publisher = self.create_publisher(JointTrajectory, "/bench/baseline", COMMAND_QOS)
+        self._msg = JointTrajectory(joint_names=[f"joint_{i}" for i in range(1, 7)],
+                                    points=[JointTrajectoryPoint(positions=[0.0] * 6)])
+        self.create_timer(1.0 / rate, self._tick)
+
+    def _tick(self) -> None:
+        self._msg.header.stamp = self.get_clock().now().to_msg()
+        self._publisher.publish(self._msg)
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = BareTimer()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

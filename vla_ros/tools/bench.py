@@ -1,0 +1,266 @@
+"""vla_bench SUITE --json: benchmarks printing one JSON object {"suite", "machine", "results"}.
+
+Suites:
+  rate       command period error of vla_node (inference running) vs a bare rclpy timer, same run
+  latency    camera publish (another process) -> first command computed from that frame, with a breakdown
+  overhead   the node pipeline excluding model time, 640x480 input, in process
+  backends   torch vs onnxruntime (vs TensorRT / onnxruntime-GPU where present), with parity
+  soak       ROS-free safety soak with random fault injection
+  fuzz       hostile messages into a running vla_node (see vla_ros/tools/fuzz.py)
+  competence task success through the full ROS stack on the embedded sim
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vla_ros.tools.bench_backends import machine_info, timing_stats
+
+SUITES = ("rate", "latency", "overhead", "backends", "soak", "fuzz", "competence")
+
+
+def _period_errors(stamps: list[float], period: float) -> dict[str, Any]:
+    intervals = np.diff(np.asarray(sorted(stamps)))
+    errors_ms = np.abs(intervals - period) * 1e3
+    late = int(np.sum(intervals > 1.2 * period))
+    too_late = int(np.sum(intervals > 2.0 * period))  # a whole period missed
+    stats = timing_stats(errors_ms.tolist()) if errors_ms.size else {"p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0,
+                                                                     "n": 0}
+    return {**stats, "late": late, "too_late": too_late, "publishes": len(stamps),
+            "achieved_rate_hz": float(len(stamps) / (stamps[-1] - stamps[0])) if len(stamps) > 1 else 0.0}
+
+
+def _stamp_of(msg) -> float:
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+def _model_for_bench(work: Path, image_size: tuple[int, int], model_path: str | None) -> Path:
+    if model_path:
+        return Path(model_path)
+    from vla_ros.model.package_builder import build_example_package
+
+    return build_example_package(work / "bench_model", family="act", image_size=image_size)
+
+
+def _node_params(model: Path, rate_hz: float, threads: int) -> dict[str, Any]:
+    return {"model_path": str(model), "command_interface": "joint_trajectory", "control_rate_hz": rate_hz,
+            "inference_threads": threads, "safety.image_timeout": 1.0, "safety.state_timeout": 0.5,
+            "safety.inference_timeout": 5.0}
+
+
+def run_rate(rates: list[float], duration_s: float, model_path: str | None, threads: int) -> dict[str, Any]:
+    from vla_ros.core.types import CommandInterface
+    from vla_ros.tools.rig import NodeProcess, Rig, wait_until
+
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        model = _model_for_bench(Path(tmp), (224, 224), model_path)
+        rig = Rig(CommandInterface.JOINT_TRAJECTORY, [f"joint_{i}" for i in range(1, 7)], image_size=(480, 640))
+        baseline_stamps: list[float] = []
+        baseline_sub = rig.node.create_subscription(
+            __import__("trajectory_msgs.msg", fromlist=["JointTrajectory"]).JointTrajectory, "/bench/baseline",
+            lambda m: baseline_stamps.append(_stamp_of(m)), 1000)
+        try:
+            for rate in rates:
+                period = 1.0 / rate
+                # Baseline: a bare timer process; the rig's camera/state publishing is paused meanwhile.
+                baseline_stamps.clear()
+                timer = NodeProcess({"rate_hz": rate}, module="vla_ros.tools.bare_timer")
+                try:
+                    wait_until(lambda: baseline_sub.get_publisher_count() > 0, 60, "bare timer")
+                    wait_until(lambda: len(baseline_stamps) > 5, 30, "baseline messages")
+                    start = len(baseline_stamps)
+                    time.sleep(duration_s)  # the measurement window
+                    baseline = _period_errors(baseline_stamps[start:], period)
+                finally:
+                    timer.stop()
+                node = NodeProcess(_node_params(model, rate, threads))
+                try:
+                    rig.wait_for_node()
+                    rig.instruct("touch the red cube")
+                    rig.wait_for_status(lambda s: s.get("state") == "RUNNING", 60, "RUNNING")
+                    begin = rig.now()
+                    time.sleep(duration_s)
+                    end = rig.now()
+                    stamps = [_stamp_of(m) for _, m in rig.commands_between(begin, end)]
+                    status = rig.last_status()
+                    with_model = _period_errors(stamps, period)
+                finally:
+                    node.stop()
+                results[f"{rate:g}hz"] = {
+                    "bare_timer": baseline,
+                    "vla_node_with_inference": with_model,
+                    "inferences_per_s": status.get("inferences", 0) / max(1e-9, end - begin),
+                    "inference_ms": status.get("timings_ms", {}),
+                    "ratio": with_model["p99_ms"] / baseline["p99_ms"] if baseline["p99_ms"] > 0 else None,
+                }
+        finally:
+            rig.close()
+    return results
+
+
+def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threads: int) -> dict[str, Any]:
+    from std_msgs.msg import String
+
+    from vla_ros.core.types import CommandInterface
+    from vla_ros.tools.rig import NodeProcess, Rig, wait_until
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = _model_for_bench(Path(tmp), (96, 96), model_path)
+        rig = Rig(CommandInterface.JOINT_TRAJECTORY, [f"joint_{i}" for i in range(1, 7)], image_size=(480, 640),
+                  camera_rate_hz=15.0)
+        timings: list[dict] = []
+        sub = rig.node.create_subscription(String, "/vla/chunk_timing", lambda m: timings.append(json.loads(m.data)),
+                                           100)
+        node = NodeProcess(_node_params(model, rate_hz, threads))
+        try:
+            rig.wait_for_node()
+            wait_until(lambda: sub.get_publisher_count() > 0, 30, "chunk timing publisher")
+            rig.instruct("touch the red cube")
+            rig.wait_for_status(lambda s: s.get("state") == "RUNNING", 60, "RUNNING")
+            timings.clear()
+            time.sleep(duration_s)  # the measurement window
+            samples = list(timings)
+        finally:
+            node.stop()
+            rig.close()
+    if not samples:
+        raise RuntimeError("no chunk timings received")
+
+    def series(fn) -> dict[str, Any]:
+        return timing_stats([fn(s) for s in samples])
+
+    end_to_end = [(s["published"] - s["obs_stamp"]) * 1e3 for s in samples]
+    minus_model = [e - s["inference"] for e, s in zip(end_to_end, samples)]
+    return {
+        "camera": "640x480 rgb8 at 15 Hz from another process",
+        "control_rate_hz": rate_hz,
+        "end_to_end": timing_stats(end_to_end),
+        "end_to_end_minus_model": timing_stats(minus_model),
+        "breakdown": {
+            "transport": series(lambda s: (s["received"] - s["obs_stamp"]) * 1e3),
+            "preprocess": series(lambda s: s["preprocess"]),
+            "inference": series(lambda s: s["inference"]),
+            "postprocess": series(lambda s: s["postprocess"]),
+            "wait_for_inference_thread": series(lambda s: max(0.0, (s["chunk_ready"] - s["received"]) * 1e3
+                                                              - s["inference_total"])),
+            "wait_for_control_tick": series(lambda s: (s["tick"] - s["chunk_ready"]) * 1e3),
+            "safety_and_publish": series(lambda s: (s["published"] - s["tick"]) * 1e3),
+        },
+        # The claim to check: a frame is reflected in a command within model time + one control period of arrival.
+        "within_model_time_plus_one_period": float(np.mean([
+            (s["published"] - s["received"]) * 1e3 <= s["inference_total"] + 1e3 / rate_hz for s in samples])),
+    }
+
+
+def run_overhead(iterations: int, model_path: str | None) -> dict[str, Any]:
+    """In-process: ROS message payload -> decode -> pipeline -> model -> scheduler -> safety, minus model time."""
+    import logging
+
+    from vla_ros.core.parameters import build_node_config
+    from vla_ros.core.pipeline import Pipeline
+    from vla_ros.inputs.images import decode_raw_image
+    from vla_ros.model import create_policy, load_model_package
+    from vla_ros.model.options import RuntimeOptions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = _model_for_bench(Path(tmp), (96, 96), model_path)
+        config = build_node_config({"model_path": str(model), "command_interface": "joint_trajectory"})
+        package = load_model_package(model)
+        policy, selection = create_policy(package, "onnxruntime", RuntimeOptions(intra_op_threads=1))
+        clock = {"now": 1000.0}
+        pipeline = Pipeline(config, package, policy, selection.name, lambda: clock["now"], logging.getLogger("bench"))
+        rgb = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+        payload = rgb.tobytes()
+        pipeline.activate(clock["now"])
+        pipeline.deactivate()  # no background thread: this benchmark drives inference itself
+        with pipeline._lock:
+            pipeline._active = True
+        pipeline.on_instruction("touch the red cube")
+        decode_ms, overhead_ms, tick_ms, model_ms = [], [], [], []
+        for i in range(iterations + 20):
+            clock["now"] += 0.01
+            pipeline.on_joint_state(list(config.joint_names), [0.0] * 6, clock["now"])
+            t0 = time.perf_counter()
+            image = decode_raw_image("rgb8", 480, 640, 640 * 3, payload)
+            t1 = time.perf_counter()
+            pipeline.on_image("front", image, clock["now"], clock["now"])
+            pipeline.run_inference_once(clock["now"])
+            t2 = time.perf_counter()
+            pipeline.control_tick(clock["now"] + 0.001)
+            t3 = time.perf_counter()
+            if i >= 20:
+                inference = policy.last_timings_ms.get("inference", 0.0)
+                decode_ms.append((t1 - t0) * 1e3)
+                tick_ms.append((t3 - t2) * 1e3)
+                model_ms.append(inference)
+                overhead_ms.append((t3 - t0) * 1e3 - inference)
+    return {
+        "input": "640x480 rgb8",
+        "backend": selection.name,
+        "pipeline_excluding_model": timing_stats(overhead_ms),
+        "image_decode": timing_stats(decode_ms),
+        "control_tick": timing_stats(tick_ms),
+        "model_only": timing_stats(model_ms),
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vla_bench", description=__doc__.splitlines()[0])
+    parser.add_argument("suite", choices=SUITES)
+    parser.add_argument("--json", action="store_true", help="print only the JSON object on stdout")
+    parser.add_argument("--model", default=None, help="model package (default: a generated example model)")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds per measurement (rate, latency)")
+    parser.add_argument("--rates", default="50,100,250", help="control rates for the rate suite, Hz")
+    parser.add_argument("--rate", type=float, default=100.0, help="control rate for latency, Hz")
+    parser.add_argument("--threads", type=int, default=1, help="inference threads of the node")
+    parser.add_argument("--iterations", type=int, default=300, help="iterations (overhead, backends)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="soak duration (simulated minutes)")
+    parser.add_argument("--messages", type=int, default=10000, help="fuzz messages per topic")
+    parser.add_argument("--episodes", type=int, default=50, help="competence episodes")
+    return parser
+
+
+def run_suite(args: argparse.Namespace) -> dict[str, Any]:
+    if args.suite == "rate":
+        return run_rate([float(r) for r in args.rates.split(",")], args.duration, args.model, args.threads)
+    if args.suite == "latency":
+        return run_latency(args.duration, args.model, args.rate, args.threads)
+    if args.suite == "overhead":
+        return run_overhead(args.iterations, args.model)
+    if args.suite == "backends":
+        from vla_ros.tools.bench_backends import run_backends_benchmark
+
+        return run_backends_benchmark(Path(args.model) if args.model else None, args.iterations)["results"]
+    if args.suite == "soak":
+        from vla_ros.safety.soak import run_soak
+
+        return run_soak(args.minutes * 60.0, 100.0, seed=0)
+    if args.suite == "fuzz":
+        from vla_ros.tools.fuzz import run_fuzz
+
+        return run_fuzz(args.messages, args.model)
+    from vla_ros.tools.competence import run_competence_benchmark
+
+    return run_competence_benchmark(args.episodes)["results"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    results = run_suite(args)
+    document = {"suite": args.suite, "machine": machine_info(), "results": results}
+    text = json.dumps(document, indent=None if args.json else 2, default=float)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

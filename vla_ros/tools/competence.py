@@ -1,0 +1,79 @@
+"""`vla_bench competence`: task success of models/sim_act through the full ROS stack on the embedded sim.
+
+Three passes over the same seeded episodes, each with vla_sim and vla_node as separate processes:
+  onnx      the episodes' own instructions, onnxruntime backend
+  ablated   the same episodes, instructions rotated by one episode (the language-ablated control: a policy
+            that ignores the instruction keeps its success, one that follows it mostly fails)
+  torch     the episodes' own instructions, torch backend (ONNX must match torch within +-4 points)
+Targets (issue 6): success >= 90 %, ablated <= 40 %, |onnx - torch| <= 4 points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vla_ros.tools.bench_backends import machine_info, timing_stats
+from vla_ros.tools.demo import DEFAULT_MODEL, DemoRun, run_episodes
+
+TARGET_SUCCESS = 0.90
+TARGET_ABLATED_MAX = 0.40
+TARGET_BACKEND_GAP_POINTS = 4.0
+
+
+def _pass_summary(run: DemoRun) -> dict[str, Any]:
+    per_task: dict[str, list[bool]] = {}
+    for result in run.results:
+        per_task.setdefault(result.task, []).append(result.success)
+    return {"backend": run.backend, "episodes": len(run.results),
+            "successes": sum(r.success for r in run.results), "success_rate": round(run.success_rate, 4),
+            "per_task": {task: round(sum(v) / len(v), 4) for task, v in sorted(per_task.items())},
+            "chunk_latency": timing_stats(run.latencies_ms) if run.latencies_ms else None,
+            "mean_episode_sim_s": round(sum(r.elapsed for r in run.results) / max(len(run.results), 1), 3),
+            "seeds_failed": [r.seed for r in run.results if not r.success]}
+
+
+def run_competence_benchmark(episodes: int = 50, model: Path | str = DEFAULT_MODEL, first_seed: int = 1,
+                             real_time_factor: float = 1.0, include_torch: bool = True,
+                             log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """{"suite": "competence", "machine": {...}, "results": {...}} (INTERFACE.md bench JSON shape).
+
+    log: progress lines (default: none, so `--json` output stays one object on stdout).
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes={episodes}: expected >= 1")
+    quiet: Callable[[str], None] = log or (lambda _line: None)
+    passes = {"onnx": run_episodes(Path(model), episodes, first_seed, "onnxruntime", False, real_time_factor,
+                                   capture_frames=False, log=quiet)}
+    passes["ablated"] = run_episodes(Path(model), episodes, first_seed, "onnxruntime", True, real_time_factor,
+                                     capture_frames=False, log=quiet)
+    if include_torch:
+        passes["torch"] = run_episodes(Path(model), episodes, first_seed, "torch", False, real_time_factor,
+                                       capture_frames=False, log=quiet)
+    summaries = {name: _pass_summary(run) for name, run in passes.items()}
+    success = summaries["onnx"]["success_rate"]
+    ablated = summaries["ablated"]["success_rate"]
+    results: dict[str, Any] = {
+        "model": passes["onnx"].model, "episodes": episodes, "first_seed": first_seed,
+        "real_time_factor": real_time_factor, "passes": summaries,
+        "success_rate": success, "ablated_success_rate": ablated,
+        "targets": {"success_min": TARGET_SUCCESS, "ablated_max": TARGET_ABLATED_MAX,
+                    "onnx_vs_torch_max_gap_points": TARGET_BACKEND_GAP_POINTS},
+        "meets": {"success": success >= TARGET_SUCCESS, "ablated": ablated <= TARGET_ABLATED_MAX},
+    }
+    if include_torch:
+        gap = abs(success - summaries["torch"]["success_rate"]) * 100.0
+        results["torch_success_rate"] = summaries["torch"]["success_rate"]
+        results["onnx_vs_torch_gap_points"] = round(gap, 2)
+        results["meets"]["onnx_vs_torch"] = gap <= TARGET_BACKEND_GAP_POINTS
+    return {"suite": "competence", "machine": machine_info(), "results": results}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    print(json.dumps(run_competence_benchmark(count, log=lambda line: print(line, file=sys.stderr, flush=True)),
+                      indent=2))
