@@ -148,10 +148,10 @@ def two_camera_openvla_draft() -> dict[str, Any]:
 
 
 def test_when_two_camera_openvla_token_model_is_exported_expect_decoded_bin_centers(tmp_path: Path) -> None:
-    from vla_model_test_modules import TwoCameraOpenVlaTokens
-
     from vla_ros.model import create_policy
     from vla_ros.model.export import random_observations
+
+    from vla_model_test_modules import TwoCameraOpenVlaTokens
 
     torch.manual_seed(4)
     result = export_package(two_camera_openvla_draft(), tmp_path / "pkg", module=TwoCameraOpenVlaTokens(),

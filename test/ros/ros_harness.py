@@ -107,7 +107,7 @@ class RobotStub:
         from vla_ros.core.types import CommandInterface
 
         if not rclpy.ok():
-            rclpy.init()
+            rclpy.init()  # shared by every harness in this test process; never shut down before exit
         self.node = Node(f"vla_test_robot_{os.getpid()}")
         self.received = Received()
         self.joints = list(joints or JOINTS)

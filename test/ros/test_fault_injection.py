@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ros_harness import JOINTS, NodeProcess, RobotStub, wait_until
 from vla_ros.core.types import ActionSemantics
+
+from ros_harness import JOINTS, NodeProcess, RobotStub, wait_until
 
 pytestmark = pytest.mark.ros
 

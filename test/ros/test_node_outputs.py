@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -64,7 +65,7 @@ def test_joint_trajectory_interface_publishes_jtc_messages_at_rate(joint_model) 
         assert list(msg.joint_names) == JOINTS
         assert msg.header.stamp.sec > 0
         times = [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points]
-        assert times[0] > 0 and all(b > a for a, b in zip(times, times[1:]))
+        assert times[0] > 0 and all(b > a for a, b in itertools.pairwise(times))
         assert all(len(p.positions) == len(JOINTS) for p in msg.points)
     finally:
         robot.close()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from safety_support import PERIOD
 
 from vla_ros.core.config import JointLimits, SafetyConfig
 from vla_ros.core.types import CommandInterface
 from vla_ros.safety import SafetySupervisor
+
+from safety_support import PERIOD
 
 
 @pytest.fixture

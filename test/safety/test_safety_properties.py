@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from safety_support import PERIOD
 
 from vla_ros.core.config import JointLimits, OutOfWorkspace, SafetyConfig
 from vla_ros.core.types import CommandInterface, NodeState
 from vla_ros.safety import SafetyInputs, SafetySupervisor
 from vla_ros.safety.limits import POSITION_CLAMPED, WORKSPACE_CLAMPED, quaternion_angle
+
+from safety_support import PERIOD
 
 LIMITS = JointLimits.from_lists(["a", "b", "c"], lower=[-2.0, -1.5, -3.0], upper=[2.0, 1.5, 3.0],
                                 max_velocity=[1.0, 1.5, 2.0], max_acceleration=[5.0, 8.0, 10.0])

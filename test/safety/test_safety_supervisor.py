@@ -7,11 +7,12 @@ import math
 
 import numpy as np
 import pytest
-from safety_support import PERIOD, fresh_inputs
 
 from vla_ros.core.config import OutOfWorkspace, SafetyConfig
 from vla_ros.core.types import CommandInterface, NodeState
 from vla_ros.safety import SafetySupervisor
+
+from safety_support import PERIOD, fresh_inputs
 
 
 def tick_time(k: int) -> float:

@@ -46,11 +46,14 @@ def sim_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess
 
 @pytest.fixture(scope="module")
 def probe(sim_process: subprocess.Popen) -> Iterator[Node]:
-    rclpy.init()
+    owns_context = not rclpy.ok()  # other test modules in this process may have initialised rclpy already
+    if owns_context:
+        rclpy.init()
     node = Node("sim_node_test_probe")
     yield node
     node.destroy_node()
-    rclpy.shutdown()
+    if owns_context:
+        rclpy.shutdown()
 
 
 def spin_until(node: Node, condition: Callable[[], bool], timeout: float, process: subprocess.Popen) -> None:

@@ -27,8 +27,6 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = Path("models/sim_act")
-SIM_CONFIG = REPO_ROOT / "config" / "sim.yaml"
-DEFAULT_CONFIG = REPO_ROOT / "config" / "default.yaml"
 STRIP_FRAMES = 8
 
 
@@ -69,10 +67,20 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def config_file(name: str) -> Path:
+    """config/<name> of the checkout we run from (cwd, then this source tree), else the installed share dir."""
+    for root in (Path.cwd(), REPO_ROOT):
+        if (root / "config" / name).is_file():
+            return root / "config" / name
+    from ament_index_python.packages import get_package_share_directory
+
+    return Path(get_package_share_directory("vla_ros")) / "config" / name
+
+
 def node_parameters(section: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """`section` ('vla_node' / 'vla_sim') from config/default.yaml then config/sim.yaml, then overrides."""
     params: dict[str, Any] = {}
-    for path in (DEFAULT_CONFIG, SIM_CONFIG):
+    for path in (config_file("default.yaml"), config_file("sim.yaml")):
         document = yaml.safe_load(path.read_text()) or {}
         params = _merge(params, (document.get(section) or {}).get("ros__parameters", {}))
     return _merge(params, overrides)
@@ -209,6 +217,8 @@ def run_episodes(package_dir: Path, episodes: int, first_seed: int = 1, backend:
     from vla_ros.model import load_model_package
     from vla_ros.tools.rig import NodeProcess, wait_until
 
+    if first_seed < 1:
+        raise DemoError(f"first_seed={first_seed}: expected >= 1 (vla_sim's start-up episode takes first_seed - 1)")
     package_dir = Path(package_dir).resolve()
     if not (package_dir / "vla.yaml").is_file():
         raise DemoError(f"no model package at {package_dir} (no vla.yaml): run `vla_train` first "
@@ -222,7 +232,7 @@ def run_episodes(package_dir: Path, episodes: int, first_seed: int = 1, backend:
         sent = sent[1:] + sent[:1]
 
     # The sim consumes seed `seed` for its start-up episode; each reset then takes the next one.
-    overrides: dict[str, Any] = {"seed": max(first_seed - 1, 0), "image_width": int(width),
+    overrides: dict[str, Any] = {"seed": first_seed - 1, "image_width": int(width),
                                  "image_height": int(height), "real_time_factor": float(real_time_factor)}
     if episode_time_limit is not None:
         overrides["episode_time_limit"] = float(episode_time_limit)
