@@ -72,6 +72,5 @@ setup(
     maintainer_email="maintainers@vla-ros.dev",
     description="Vision-language-action model runtime for ROS 2 with a fixed-rate, safety-filtered command output",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={"console_scripts": [f"{name} = {target}" for name, target in EXECUTABLES.items()]},
 )
