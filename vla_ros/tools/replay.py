@@ -9,8 +9,8 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("vla_replay: recording/replay is not implemented yet (planned: rosbag2 episodes, deterministic replay, "
-          "LeRobot export)", file=sys.stderr)
+    print("vla_replay: recording/replay is not implemented yet "
+          "(planned: rosbag2 episodes, deterministic replay, LeRobot export)", file=sys.stderr)
     return 2
 
 
