@@ -278,3 +278,47 @@ def test_status_is_latched_for_late_joiners(rig) -> None:
         wait_until(lambda: bool(late), 10, "latched status")
     finally:
         robot.node.destroy_subscription(sub)
+
+
+def _call(robot: RobotStub, client, request):
+    wait_until(client.service_is_ready, 10, f"service {client.srv_name}")
+    future = client.call_async(request)
+    wait_until(future.done, 10, f"response of {client.srv_name}")
+    return future.result()
+
+
+def test_every_schema_parameter_is_described_with_type_range_and_read_only(rig) -> None:
+    from rcl_interfaces.srv import DescribeParameters
+
+    from vla_ros.core.parameters import SCHEMA
+
+    robot, _ = rig
+    client = robot.node.create_client(DescribeParameters, "/vla_node/describe_parameters")
+    response = _call(robot, client, DescribeParameters.Request(names=[spec.name for spec in SCHEMA]))
+    described = {d.name: d for d in response.descriptors}
+    for spec in SCHEMA:
+        descriptor = described[spec.name]
+        assert descriptor.description.startswith(spec.description), spec.name
+        assert descriptor.read_only == spec.read_only, spec.name
+        if spec.min_value is not None and spec.kind is float:
+            assert descriptor.floating_point_range[0].from_value == spec.min_value, spec.name
+        if spec.min_value is not None and spec.kind is int:
+            assert descriptor.integer_range[0].to_value == spec.max_value, spec.name
+
+
+def test_when_setting_parameters_live_expect_read_only_and_range_enforced(rig) -> None:
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    robot, _ = rig
+    client = robot.node.create_client(SetParameters, "/vla_node/set_parameters")
+
+    def set_double(name: str, value: float):
+        parameter = Parameter(name=name, value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE,
+                                                               double_value=value))
+        return _call(robot, client, SetParameters.Request(parameters=[parameter])).results[0]
+
+    assert not set_double("control_rate_hz", 10.0).successful  # read_only: unsafe to change live
+    assert not set_double("safety.max_ee_speed", 2.0).successful
+    assert not set_double("status_rate_hz", 500.0).successful  # out of its declared range
+    assert set_double("status_rate_hz", 4.0).successful

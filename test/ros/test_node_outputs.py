@@ -141,3 +141,25 @@ def test_both_bundled_model_families_drive_the_node_end_to_end(bundled: str) -> 
     finally:
         robot.close()
         node.stop()
+
+
+def test_node_started_with_the_shipped_sim_params_file_publishes_on_sim_time(joint_model) -> None:
+    """`vla_node --ros-args --params-file config/sim.yaml -p model_path:=...`, fed from another process."""
+    from ros_harness import REPO_ROOT
+
+    robot = RobotStub("joint_trajectory", sim_clock_start=50.0)
+    node = NodeProcess({}, extra_args=["--params-file", str(REPO_ROOT / "config" / "sim.yaml"),
+                                       "-p", f"model_path:={joint_model}"])
+    try:
+        robot.wait_for_node()
+        robot.instruct("touch the red cube")
+        status = robot.wait_for_status(lambda s: s.get("state") == "RUNNING", 30, "RUNNING")
+        assert 49.0 < status["stamp"] < 200.0  # sim time from /clock (use_sim_time: true in sim.yaml)
+        t0 = time.monotonic()
+        time.sleep(2.0)  # measurement window
+        window = robot.received.commands_since(t0)
+        assert 0.6 * 50.0 * 2 <= len(window) <= 1.25 * 50.0 * 2  # sim.yaml: 50 Hz
+        assert list(window[-1].joint_names) == JOINTS
+    finally:
+        robot.close()
+        node.stop()
