@@ -76,6 +76,9 @@ SCHEMA: tuple[ParameterSpec, ...] = (
                   "manifest); a topic ending in /compressed subscribes sensor_msgs/CompressedImage"),
     ParameterSpec("camera_sync_tolerance", 0.05, "max spread of camera stamps in one observation, s",
                   min_value=0.0, max_value=1.0),
+    ParameterSpec("control_thread_priority", 0, "SCHED_FIFO priority of the control thread (1-98, as "
+                  "ros2_control's thread_priority); 0 = normal scheduling. Needs rtprio permission, else a warning",
+                  min_value=0, max_value=98),
     ParameterSpec("status_rate_hz", 2.0, "rate of /vla/status and /diagnostics (also sent on every state change)",
                   read_only=False, min_value=1.0, max_value=50.0),
     ParameterSpec("joint_limits.lower", [-6.283] * 6, "lower position limits, rad (per joint_names)"),
@@ -147,6 +150,7 @@ class NodeConfig:
     execution: ExecutionConfig
     safety: SafetyConfig
     status_rate_hz: float
+    control_thread_priority: int = 0
 
 
 def validate_value(spec: ParameterSpec, value: object) -> None:
@@ -237,6 +241,7 @@ def build_node_config(values: Mapping[str, object]) -> NodeConfig:
         execution=execution,
         safety=safety,
         status_rate_hz=float(merged["status_rate_hz"]),  # type: ignore[arg-type]
+        control_thread_priority=int(merged["control_thread_priority"]),  # type: ignore[call-overload]
     )
 
 

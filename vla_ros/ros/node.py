@@ -35,7 +35,7 @@ from vla_ros.core.config import ConfigError
 from vla_ros.core.parameters import build_node_config
 from vla_ros.core.pipeline import Pipeline, PipelineError
 from vla_ros.core.types import CommandInterface, NodeState
-from vla_ros.inputs.cdr import CdrError, string_payload_bytes
+from vla_ros.inputs.cdr import CdrError, parse_compressed_image, parse_image, string_payload_bytes
 from vla_ros.inputs.images import ImageError, decode_compressed_image, decode_raw_image
 from vla_ros.model import ModelPackageError, create_policy, load_model_package
 from vla_ros.model.options import RuntimeOptions
@@ -123,14 +123,16 @@ class VlaNode(LifecycleNode):
         pipeline = self.pipeline
         assert pipeline is not None
         for camera in config.inputs.cameras:
+            # Raw (serialized) images: the pixels are viewed in place rather than copied into an array.array
+            # while the GIL is held (~1 ms per 640x480 frame that the control thread would wait for).
             if camera.compressed:
                 sub = self.create_subscription(CompressedImage, camera.topic,
-                                               lambda msg, name=camera.name: self._on_compressed(name, msg),
-                                               qos_profile_sensor_data, callback_group=self._io_group)
+                                               lambda raw, name=camera.name: self._on_compressed(name, raw),
+                                               qos_profile_sensor_data, callback_group=self._io_group, raw=True)
             else:
                 sub = self.create_subscription(Image, camera.topic,
-                                               lambda msg, name=camera.name: self._on_image(name, msg),
-                                               qos_profile_sensor_data, callback_group=self._io_group)
+                                               lambda raw, name=camera.name: self._on_image(name, raw),
+                                               qos_profile_sensor_data, callback_group=self._io_group, raw=True)
             self._entities.append(sub)
         self._entities += [
             self.create_subscription(JointState, "/joint_states", self._on_joint_state, qos_profile_sensor_data,
@@ -202,27 +204,31 @@ class VlaNode(LifecycleNode):
             self._command_publisher = None
 
     # ----- input callbacks -----
-    def _on_image(self, camera: str, msg: Image) -> None:
+    def _on_image(self, camera: str, serialized: bytes) -> None:
         pipeline = self.pipeline
         if pipeline is None:
             return
         try:
+            msg = parse_image(serialized)
+            if msg.is_bigendian and msg.encoding not in ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC1", "8UC3"):
+                raise ImageError(f"big-endian {msg.encoding} images are not supported")
             image = decode_raw_image(msg.encoding, msg.height, msg.width, msg.step, msg.data)
-        except ImageError as error:
+        except (ImageError, CdrError) as error:
             pipeline.on_input_error(f"camera {camera!r}: {error}")
             return
-        pipeline.on_image(camera, image, messages.time_to_seconds(msg.header.stamp), self.now_s())
+        pipeline.on_image(camera, image, msg.stamp, self.now_s())
 
-    def _on_compressed(self, camera: str, msg: CompressedImage) -> None:
+    def _on_compressed(self, camera: str, serialized: bytes) -> None:
         pipeline = self.pipeline
         if pipeline is None:
             return
         try:
+            msg = parse_compressed_image(serialized)
             image = decode_compressed_image(msg.format, msg.data)
-        except ImageError as error:
+        except (ImageError, CdrError) as error:
             pipeline.on_input_error(f"camera {camera!r}: {error}")
             return
-        pipeline.on_image(camera, image, messages.time_to_seconds(msg.header.stamp), self.now_s())
+        pipeline.on_image(camera, image, msg.stamp, self.now_s())
 
     def _on_joint_state(self, msg: JointState) -> None:
         if self.pipeline is not None:
@@ -273,6 +279,7 @@ class VlaNode(LifecycleNode):
         shift later ticks; after a miss of more than a period the schedule restarts instead of bursting.
         On sim time the deadlines follow /clock, and a backwards jump (simulation reset) restarts them.
         """
+        self._raise_control_priority()
         sim_time = bool(self.get_parameter("use_sim_time").value)
         clock = (lambda: self.get_clock().now().nanoseconds * 1e-9) if sim_time else time.monotonic
         deadline = clock() + period
@@ -296,6 +303,18 @@ class VlaNode(LifecycleNode):
             now = clock()
             if now - deadline > period or deadline - now > 2 * period:
                 deadline = now + period
+
+    def _raise_control_priority(self) -> None:
+        priority = self.pipeline.config.control_thread_priority if self.pipeline else 0
+        if priority <= 0:
+            return
+        try:
+            # On Linux this applies to the calling thread only: the control loop, not inference or I/O.
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+            self.get_logger().info(f"control thread runs SCHED_FIFO priority {priority}")
+        except (PermissionError, OSError, AttributeError) as error:
+            self.get_logger().warning(f"control_thread_priority={priority} not applied ({error}); grant rtprio "
+                                      "(e.g. /etc/security/limits.conf) or run with CAP_SYS_NICE")
 
     def _control_tick(self) -> None:
         pipeline = self.pipeline

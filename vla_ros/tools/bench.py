@@ -50,15 +50,32 @@ def _model_for_bench(work: Path, image_size: tuple[int, int], model_path: str | 
     return build_example_package(work / "bench_model", family="act", image_size=image_size)
 
 
-def _node_params(model: Path, rate_hz: float, threads: int) -> dict[str, Any]:
+def _node_params(model: Path, rate_hz: float, threads: int, priority: int) -> dict[str, Any]:
     return {"model_path": str(model), "command_interface": "joint_trajectory", "control_rate_hz": rate_hz,
-            "inference_threads": threads, "safety.image_timeout": 1.0, "safety.state_timeout": 0.5,
-            "safety.inference_timeout": 5.0}
+            "inference_threads": threads, "control_thread_priority": priority, "safety.image_timeout": 1.0,
+            "safety.state_timeout": 0.5, "safety.inference_timeout": 5.0}
 
 
-def run_rate(rates: list[float], duration_s: float, model_path: str | None, threads: int) -> dict[str, Any]:
+def _measure_bare_timer(rig, stamps: list[float], subscription, rate: float, priority: int,
+                        duration_s: float) -> dict[str, Any]:
+    from vla_ros.tools.rig import NodeProcess, wait_until
+
+    stamps.clear()
+    timer = NodeProcess({"rate_hz": rate, "priority": priority}, module="vla_ros.tools.bare_timer")
+    try:
+        wait_until(lambda: subscription.get_publisher_count() > 0, 60, "bare timer")
+        wait_until(lambda: len(stamps) > 5, 30, "baseline messages")
+        start = len(stamps)
+        time.sleep(duration_s)  # the measurement window
+        return _period_errors(stamps[start:], 1.0 / rate)
+    finally:
+        timer.stop()
+
+
+def run_rate(rates: list[float], duration_s: float, model_path: str | None, threads: int,
+             priority: int) -> dict[str, Any]:
     from vla_ros.core.types import CommandInterface
-    from vla_ros.tools.rig import NodeProcess, Rig, wait_until
+    from vla_ros.tools.rig import NodeProcess, Rig
 
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,18 +88,12 @@ def run_rate(rates: list[float], duration_s: float, model_path: str | None, thre
         try:
             for rate in rates:
                 period = 1.0 / rate
-                # Baseline: a bare timer process; the rig's camera/state publishing is paused meanwhile.
-                baseline_stamps.clear()
-                timer = NodeProcess({"rate_hz": rate}, module="vla_ros.tools.bare_timer")
-                try:
-                    wait_until(lambda: baseline_sub.get_publisher_count() > 0, 60, "bare timer")
-                    wait_until(lambda: len(baseline_stamps) > 5, 30, "baseline messages")
-                    start = len(baseline_stamps)
-                    time.sleep(duration_s)  # the measurement window
-                    baseline = _period_errors(baseline_stamps[start:], period)
-                finally:
-                    timer.stop()
-                node = NodeProcess(_node_params(model, rate, threads))
+                # Baselines: a bare rclpy timer process alone (the target's reference), and the same with the
+                # control thread's SCHED_FIFO priority (like for like). The rig's camera keeps publishing.
+                baseline = _measure_bare_timer(rig, baseline_stamps, baseline_sub, rate, 0, duration_s)
+                baseline_rt = (_measure_bare_timer(rig, baseline_stamps, baseline_sub, rate, priority, duration_s)
+                               if priority > 0 else None)
+                node = NodeProcess(_node_params(model, rate, threads, priority))
                 try:
                     rig.wait_for_node()
                     rig.instruct("touch the red cube")
@@ -97,6 +108,8 @@ def run_rate(rates: list[float], duration_s: float, model_path: str | None, thre
                     node.stop()
                 results[f"{rate:g}hz"] = {
                     "bare_timer": baseline,
+                    "bare_timer_same_priority": baseline_rt,
+                    "control_thread_priority": priority,
                     "vla_node_with_inference": with_model,
                     "inferences_per_s": status.get("inferences", 0) / max(1e-9, end - begin),
                     "inference_ms": status.get("timings_ms", {}),
@@ -107,7 +120,8 @@ def run_rate(rates: list[float], duration_s: float, model_path: str | None, thre
     return results
 
 
-def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threads: int) -> dict[str, Any]:
+def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threads: int,
+                priority: int) -> dict[str, Any]:
     from std_msgs.msg import String
 
     from vla_ros.core.types import CommandInterface
@@ -120,7 +134,7 @@ def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threa
         timings: list[dict] = []
         sub = rig.node.create_subscription(String, "/vla/chunk_timing", lambda m: timings.append(json.loads(m.data)),
                                            100)
-        node = NodeProcess(_node_params(model, rate_hz, threads))
+        node = NodeProcess(_node_params(model, rate_hz, threads, priority))
         try:
             rig.wait_for_node()
             wait_until(lambda: sub.get_publisher_count() > 0, 30, "chunk timing publisher")
@@ -222,6 +236,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rates", default="50,100,250", help="control rates for the rate suite, Hz")
     parser.add_argument("--rate", type=float, default=100.0, help="control rate for latency, Hz")
     parser.add_argument("--threads", type=int, default=1, help="inference threads of the node")
+    parser.add_argument("--priority", type=int, default=50,
+                        help="control_thread_priority (SCHED_FIFO) of the node; 0 = normal scheduling")
     parser.add_argument("--iterations", type=int, default=300, help="iterations (overhead, backends)")
     parser.add_argument("--minutes", type=float, default=10.0, help="soak duration (simulated minutes)")
     parser.add_argument("--messages", type=int, default=10000, help="fuzz messages per topic")
@@ -231,9 +247,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     if args.suite == "rate":
-        return run_rate([float(r) for r in args.rates.split(",")], args.duration, args.model, args.threads)
+        return run_rate([float(r) for r in args.rates.split(",")], args.duration, args.model, args.threads,
+                        args.priority)
     if args.suite == "latency":
-        return run_latency(args.duration, args.model, args.rate, args.threads)
+        return run_latency(args.duration, args.model, args.rate, args.threads, args.priority)
     if args.suite == "overhead":
         return run_overhead(args.iterations, args.model)
     if args.suite == "backends":
