@@ -27,6 +27,31 @@ from vla_ros.tools.bench_backends import machine_info, timing_stats
 SUITES = ("rate", "latency", "overhead", "backends", "soak", "fuzz", "competence")
 
 
+def _signed_errors_ms(stamps: list[float], period: float) -> np.ndarray:
+    return (np.diff(np.asarray(sorted(stamps))) - period) * 1e3
+
+
+def _plot_period_errors(path: Path, rate: float, series: dict[str, np.ndarray]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    bins = np.linspace(-3, 3, 121)
+    for label, errors in series.items():
+        axis.hist(np.clip(errors, bins[0], bins[-1]), bins=bins, histtype="step", linewidth=1.5, label=label,
+                  density=True)
+    axis.set_yscale("log")
+    axis.set_xlabel("publish interval - period [ms] (clipped to +-3)")
+    axis.set_ylabel("density")
+    axis.set_title(f"command period error at {rate:g} Hz")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def _period_errors(stamps: list[float], period: float) -> dict[str, Any]:
     intervals = np.diff(np.asarray(sorted(stamps)))
     errors_ms = np.abs(intervals - period) * 1e3
@@ -57,7 +82,7 @@ def _node_params(model: Path, rate_hz: float, threads: int, priority: int) -> di
 
 
 def _measure_bare_timer(rig, stamps: list[float], subscription, rate: float, priority: int,
-                        duration_s: float) -> dict[str, Any]:
+                        duration_s: float) -> tuple[dict[str, Any], list[float]]:
     from vla_ros.tools.rig import NodeProcess, wait_until
 
     stamps.clear()
@@ -67,13 +92,14 @@ def _measure_bare_timer(rig, stamps: list[float], subscription, rate: float, pri
         wait_until(lambda: len(stamps) > 5, 30, "baseline messages")
         start = len(stamps)
         time.sleep(duration_s)  # the measurement window
-        return _period_errors(stamps[start:], 1.0 / rate)
+        window = stamps[start:]
+        return _period_errors(window, 1.0 / rate), window
     finally:
         timer.stop()
 
 
 def run_rate(rates: list[float], duration_s: float, model_path: str | None, threads: int,
-             priority: int) -> dict[str, Any]:
+             priority: int, plot_dir: Path | None = None) -> dict[str, Any]:
     from vla_ros.core.types import CommandInterface
     from vla_ros.tools.rig import NodeProcess, Rig
 
@@ -90,9 +116,10 @@ def run_rate(rates: list[float], duration_s: float, model_path: str | None, thre
                 period = 1.0 / rate
                 # Baselines: a bare rclpy timer process alone (the target's reference), and the same with the
                 # control thread's SCHED_FIFO priority (like for like). The rig's camera keeps publishing.
-                baseline = _measure_bare_timer(rig, baseline_stamps, baseline_sub, rate, 0, duration_s)
-                baseline_rt = (_measure_bare_timer(rig, baseline_stamps, baseline_sub, rate, priority, duration_s)
-                               if priority > 0 else None)
+                baseline, bare_stamps = _measure_bare_timer(rig, baseline_stamps, baseline_sub, rate, 0, duration_s)
+                baseline_rt, bare_rt_stamps = (
+                    _measure_bare_timer(rig, baseline_stamps, baseline_sub, rate, priority, duration_s)
+                    if priority > 0 else (None, []))
                 node = NodeProcess(_node_params(model, rate, threads, priority))
                 try:
                     rig.wait_for_node()
@@ -106,6 +133,12 @@ def run_rate(rates: list[float], duration_s: float, model_path: str | None, thre
                     with_model = _period_errors(stamps, period)
                 finally:
                     node.stop()
+                if plot_dir is not None:
+                    series = {"bare rclpy timer": _signed_errors_ms(bare_stamps, period),
+                              f"vla_node + inference (prio {priority})": _signed_errors_ms(stamps, period)}
+                    if bare_rt_stamps:
+                        series[f"bare timer, prio {priority}"] = _signed_errors_ms(bare_rt_stamps, period)
+                    _plot_period_errors(plot_dir / f"rate_period_error_{rate:g}hz.png", rate, series)
                 results[f"{rate:g}hz"] = {
                     "bare_timer": baseline,
                     "bare_timer_same_priority": baseline_rt,
@@ -120,8 +153,30 @@ def run_rate(rates: list[float], duration_s: float, model_path: str | None, thre
     return results
 
 
+def _plot_command_trace(path: Path, commands: list[tuple[float, object]], chunk_ticks: list[float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    times = np.array([_stamp_of(m) for _, m in commands])
+    values = np.array([m.points[0].positions[0] for _, m in commands])
+    t0 = times[0]
+    figure, axis = plt.subplots(figsize=(8, 3.2))
+    axis.plot((times - t0), values, ".-", markersize=2, linewidth=0.8, label="joint_1 command (first JTC point)")
+    for tick in chunk_ticks:
+        if times[0] <= tick <= times[-1]:
+            axis.axvline(tick - t0, color="tab:red", alpha=0.25, linewidth=0.8)
+    axis.set_xlabel("time [s]  (red: first command from a new chunk)")
+    axis.set_ylabel("rad")
+    axis.legend(fontsize=8, loc="upper left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threads: int,
-                priority: int) -> dict[str, Any]:
+                priority: int, plot_dir: Path | None = None) -> dict[str, Any]:
     from std_msgs.msg import String
 
     from vla_ros.core.types import CommandInterface
@@ -141,8 +196,12 @@ def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threa
             rig.instruct("touch the red cube")
             rig.wait_for_status(lambda s: s.get("state") == "RUNNING", 60, "RUNNING")
             timings.clear()
+            begin = rig.now()
             time.sleep(duration_s)  # the measurement window
             samples = list(timings)
+            if plot_dir is not None:
+                window = rig.commands_between(begin, begin + min(3.0, duration_s))
+                _plot_command_trace(plot_dir / "command_trace.png", window, [s["tick"] for s in samples])
         finally:
             node.stop()
             rig.close()
@@ -242,15 +301,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--minutes", type=float, default=10.0, help="soak duration (simulated minutes)")
     parser.add_argument("--messages", type=int, default=10000, help="fuzz messages per topic")
     parser.add_argument("--episodes", type=int, default=50, help="competence episodes")
+    parser.add_argument("--plot-dir", type=Path, default=None, help="write plots (rate, latency) into this folder")
     return parser
 
 
 def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     if args.suite == "rate":
         return run_rate([float(r) for r in args.rates.split(",")], args.duration, args.model, args.threads,
-                        args.priority)
+                        args.priority, args.plot_dir)
     if args.suite == "latency":
-        return run_latency(args.duration, args.model, args.rate, args.threads, args.priority)
+        return run_latency(args.duration, args.model, args.rate, args.threads, args.priority, args.plot_dir)
     if args.suite == "overhead":
         return run_overhead(args.iterations, args.model)
     if args.suite == "backends":
@@ -272,6 +332,8 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.plot_dir is not None:
+        args.plot_dir.mkdir(parents=True, exist_ok=True)
     results = run_suite(args)
     document = {"suite": args.suite, "machine": machine_info(), "results": results}
     text = json.dumps(document, indent=None if args.json else 2, default=float)
