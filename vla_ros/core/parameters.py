@@ -22,6 +22,7 @@ from vla_ros.core.config import (
     SafetyConfig,
 )
 from vla_ros.core.types import CommandInterface
+from vla_ros.core.urdf import limits_from_urdf
 
 ParameterValue = bool | int | float | str | list[str] | list[float]
 
@@ -81,6 +82,9 @@ SCHEMA: tuple[ParameterSpec, ...] = (
                   min_value=0, max_value=98),
     ParameterSpec("status_rate_hz", 2.0, "rate of /vla/status and /diagnostics (also sent on every state change)",
                   read_only=False, min_value=1.0, max_value=50.0),
+    ParameterSpec("joint_limits.urdf", "", "URDF file (or XML text) to take position and velocity limits from "
+                  "instead of joint_limits.lower/upper/max_velocity; accelerations still come from "
+                  "joint_limits.max_acceleration"),
     ParameterSpec("joint_limits.lower", [-6.283] * 6, "lower position limits, rad (per joint_names)"),
     ParameterSpec("joint_limits.upper", [6.283] * 6, "upper position limits, rad"),
     ParameterSpec("joint_limits.max_velocity", [1.0] * 6, "velocity limits, rad/s"),
@@ -192,13 +196,17 @@ def build_node_config(values: Mapping[str, object]) -> NodeConfig:
         validate_value(spec, merged[spec.name])
     joint_names = tuple(str(n) for n in merged["joint_names"])  # type: ignore[union-attr]
     interface = CommandInterface(merged["command_interface"])
-    limits = JointLimits.from_lists(
-        joint_names,
-        list(merged["joint_limits.lower"]),  # type: ignore[arg-type]
-        list(merged["joint_limits.upper"]),  # type: ignore[arg-type]
-        list(merged["joint_limits.max_velocity"]),  # type: ignore[arg-type]
-        list(merged["joint_limits.max_acceleration"]),  # type: ignore[arg-type]
-    )
+    if merged["joint_limits.urdf"]:
+        limits = limits_from_urdf(str(merged["joint_limits.urdf"]), joint_names,
+                                  list(merged["joint_limits.max_acceleration"]))  # type: ignore[arg-type]
+    else:
+        limits = JointLimits.from_lists(
+            joint_names,
+            list(merged["joint_limits.lower"]),  # type: ignore[arg-type]
+            list(merged["joint_limits.upper"]),  # type: ignore[arg-type]
+            list(merged["joint_limits.max_velocity"]),  # type: ignore[arg-type]
+            list(merged["joint_limits.max_acceleration"]),  # type: ignore[arg-type]
+        )
     execution = ExecutionConfig(
         control_rate_hz=float(merged["control_rate_hz"]),  # type: ignore[arg-type]
         blending=Blending(merged["execution.blending"]),
