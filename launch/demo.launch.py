@@ -21,7 +21,6 @@ def generate_launch_description() -> LaunchDescription:
                               description="model package directory, or a name under share/vla_ros/models"),
         DeclareLaunchArgument("seed", default_value="0", description="first episode seed of the sim"),
         SetEnvironmentVariable("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA"),
-        SetEnvironmentVariable("MUJOCO_GL", "egl"),
         Node(package="vla_ros", executable="vla_sim", name="vla_sim", output="screen",
              parameters=[sim_params, {"seed": LaunchConfiguration("seed")}]),
         Node(package="vla_ros", executable="vla_node", name="vla_node", output="screen", emulate_tty=True,

@@ -5,21 +5,22 @@
         camera_topic:=/cam/image
 
 Parameters come from config/default.yaml, then config/<config>.yaml (or params_file instead), then model_path,
-backend and use_sim_time from the arguments below. Interface, rate, joints and limits belong in the YAML.
+backend and use_sim_time from the arguments below (use_sim_time defaults to true for config:=sim only).
+Interface, rate, joints and limits belong in the YAML. A params file that does not exist stops the launch.
 """
 
-from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
+from vla_ros.ros.launch_support import require_params_file
 
 ARGUMENTS = [
     ("model_path", "", "model package directory (holding vla.yaml), or a name under share/vla_ros/models"),
     ("config", "default", "robot profile: config/<config>.yaml (default, ur5e, fr3, sim)"),
     ("namespace", "", "namespace of vla_node"),
-    ("use_sim_time", "false", "follow /clock (Gazebo, the embedded sim, bag replay)"),
     ("backend", "auto", "auto | tensorrt | onnxruntime | torch"),
     ("camera_topic", "/camera/image_raw", "remap of the camera topic"),
     ("joint_states_topic", "/joint_states", "remap of the joint state topic"),
@@ -31,7 +32,8 @@ ARGUMENTS = [
 
 def generate_launch_description() -> LaunchDescription:
     share = FindPackageShare("vla_ros")
-    profile = PathJoinSubstitution([share, "config", [LaunchConfiguration("config"), ".yaml"]])
+    # A list of substitutions is concatenated; PathJoinSubstitution items must each be a str or a substitution.
+    profile = [PathJoinSubstitution([share, "config", LaunchConfiguration("config")]), ".yaml"]
     node = Node(
         package="vla_ros",
         executable="vla_node",
@@ -54,10 +56,20 @@ def generate_launch_description() -> LaunchDescription:
             ("/vla/instruction", LaunchConfiguration("instruction_topic")),
         ],
     )
+    # The sim profile runs on /clock; every other profile on wall time unless use_sim_time:= says otherwise.
+    use_sim_time = DeclareLaunchArgument(
+        "use_sim_time", default_value=PythonExpression(["'", LaunchConfiguration("config"), "' == 'sim'"]),
+        description="follow /clock (Gazebo, the embedded sim, bag replay); default: true for config:=sim")
     params_file = DeclareLaunchArgument("params_file", default_value=profile,
                                         description="your robot's parameters YAML, used instead of the profile")
     return LaunchDescription(
         [DeclareLaunchArgument(name, default_value=default, description=doc) for name, default, doc in ARGUMENTS]
-        + [params_file, SetEnvironmentVariable("FASTDDS_BUILTIN_TRANSPORTS", LaunchConfiguration("fastdds_transport")),
-           node]
+        + [
+            use_sim_time,
+            params_file,
+            OpaqueFunction(function=lambda context: require_params_file(
+                LaunchConfiguration("params_file").perform(context)) or []),
+            SetEnvironmentVariable("FASTDDS_BUILTIN_TRANSPORTS", LaunchConfiguration("fastdds_transport")),
+            node,
+        ]
     )

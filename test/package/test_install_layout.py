@@ -73,3 +73,29 @@ def test_launch_files_start_declared_executables_and_existing_configs(path: Path
     for config in re.findall(r'"config", "([\w.]+\.yaml)"', source):
         assert (REPO / "config" / config).is_file(), config
     assert "generate_launch_description" in source
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "launch").glob("*.launch.py")), ids=lambda p: p.name)
+def test_launch_path_joins_hold_only_strings_or_substitutions(path: Path) -> None:
+    """Jazzy's PathJoinSubstitution rejects a nested list item with a TypeError at launch time."""
+    for call in _launch_calls(path):
+        if getattr(call.func, "id", "") == "PathJoinSubstitution":
+            (items,) = call.args
+            assert not any(isinstance(item, ast.List) for item in items.elts), ast.unparse(call)
+
+
+def test_launch_refuses_a_params_file_that_does_not_exist(tmp_path: Path) -> None:
+    from vla_ros.ros.launch_support import LaunchConfigurationError, require_params_file
+
+    existing = tmp_path / "robot.yaml"
+    existing.write_text("{}")
+    require_params_file(str(existing))
+    with pytest.raises(LaunchConfigurationError, match="config:=<name> picks config/<name>.yaml"):
+        require_params_file(str(tmp_path / "typo.yaml"))
+
+
+def test_shipped_profiles_apply_under_any_namespace() -> None:
+    """`/**/vla_node` keys: `namespace:=arm` must not silently drop the robot's limits."""
+    for profile in sorted((REPO / "config").glob("*.yaml")):
+        document = __import__("yaml").safe_load(profile.read_text())
+        assert "/**/vla_node" in document, profile.name

@@ -259,7 +259,7 @@ def load_params_file(path: Path, node_name: str = "vla_node") -> dict[str, objec
 
     document = yaml.safe_load(Path(path).read_text()) or {}
     values: dict[str, object] = {}
-    for key in ("/**", node_name, f"/{node_name}"):
+    for key in ("/**", node_name, f"/{node_name}", f"/**/{node_name}"):
         section = document.get(key, {}) or {}
         values.update(_flatten(section.get("ros__parameters", {}) or {}))
     return values

@@ -103,6 +103,7 @@ class Pipeline:
         self._logged_fault = False
         self._last_chunk_time: float | None = None
         self._last_inferred: tuple[int, int] | None = None  # (frame sequence, instruction id)
+        self._policy_needs_reset = False
         self._last_decision: SafetyDecision | None = None
         self._unreported_chunk: dict[str, float] | None = None
         self.timings_ms: dict[str, float] = {}
@@ -198,7 +199,8 @@ class Pipeline:
         # Queued actions of the old instruction go at once, and the old chunks' ids can no longer enter.
         self.scheduler.set_instruction(instruction_id)
         self._last_chunk_time = None
-        self.policy.reset()
+        # The policy is reset by the inference thread before its next inference, never under its feet.
+        self._policy_needs_reset = True
 
     def on_estop(self, engaged: bool) -> None:
         with self._lock:
@@ -271,6 +273,9 @@ class Pipeline:
                 return False
             instruction = self._instruction
             measured = None if self._measured is None else self._measured.copy()
+            reset_policy, self._policy_needs_reset = self._policy_needs_reset, False
+        if reset_policy:
+            self.policy.reset()
         frame_set, _why = self.frames.synchronized()
         if frame_set is None:
             return False

@@ -33,11 +33,11 @@ from std_srvs.srv import Trigger
 
 from vla_ros.core.config import ConfigError
 from vla_ros.core.parameters import build_node_config
-from vla_ros.core.pipeline import Pipeline, PipelineError
+from vla_ros.core.pipeline import Pipeline
 from vla_ros.core.types import CommandInterface, NodeState
 from vla_ros.inputs.cdr import CdrError, parse_compressed_image, parse_image, string_payload_bytes
 from vla_ros.inputs.images import ImageError, decode_compressed_image, decode_raw_image
-from vla_ros.model import ModelPackageError, create_policy, load_model_package
+from vla_ros.model import create_policy, load_model_package
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.ros import messages
 from vla_ros.ros.parameters import current_values, declare_schema
@@ -109,8 +109,8 @@ class VlaNode(LifecycleNode):
             self.get_logger().info(f"model {package.name!r} on backend {selection.name} {selection.providers}")
             pipeline = Pipeline(config, package, policy, selection.name, self.now_s, self.get_logger())
             pipeline.warm_up(config.warmup_inferences)
-        except (ConfigError, ModelPackageError, PipelineError, ValueError, OSError) as error:
-            self._configure_error = f"configure failed: {error}"
+        except Exception as error:  # any failure leaves the node unconfigured and says why, never crashes it
+            self._configure_error = f"configure failed: {type(error).__name__}: {error}"
             self.get_logger().error(self._configure_error)
             self._publish_status()
             return TransitionCallbackReturn.FAILURE
@@ -298,6 +298,8 @@ class VlaNode(LifecycleNode):
             try:
                 self._control_tick()
             except Exception as error:  # a bug here must not silently stop the command stream
+                if not self.context.ok():
+                    break  # shutting down: the publishers are being destroyed under us
                 self.get_logger().error(f"control tick failed: {error!r}", throttle_duration_sec=1.0)
             deadline += period
             now = clock()
