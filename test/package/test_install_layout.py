@@ -90,7 +90,7 @@ def test_launch_refuses_a_params_file_that_does_not_exist(tmp_path: Path) -> Non
     existing = tmp_path / "robot.yaml"
     existing.write_text("{}")
     require_params_file(str(existing))
-    with pytest.raises(LaunchConfigurationError, match="config:=<name> picks config/<name>.yaml"):
+    with pytest.raises(LaunchConfigurationError, match=r"config:=<name> picks config/<name>\.yaml"):
         require_params_file(str(tmp_path / "typo.yaml"))
 
 
