@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
-import yaml
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -30,56 +25,30 @@ from std_srvs.srv import Trigger
 from vla_ros.inputs.images import encode_raw_image
 from vla_ros.ros.messages import MESSAGE_TYPES, seconds_to_time
 from vla_ros.ros.node import RELIABLE, RELIABLE_LATCHED
+from vla_ros.tools.rig import NodeProcess as RigNodeProcess
+from vla_ros.tools.rig import wait_until as rig_wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JOINTS = [f"joint_{i}" for i in range(1, 7)]
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    try:
+        rig_wait_until(predicate, timeout, what)
+    except TimeoutError as error:
+        raise AssertionError(str(error)) from None
 
 
-class NodeProcess:
-    """vla_node (or any module's main) started as `python -m MODULE --ros-args --params-file FILE`."""
+class NodeProcess(RigNodeProcess):
+    """vla_node (or any module's main) in its own process, run from the repository root; `extra_pythonpath`
+    lets it import test-only modules (deliberately slow or raising models)."""
 
     def __init__(self, params: dict[str, object], module: str = "vla_ros.ros.node",
                  extra_args: list[str] | None = None, extra_pythonpath: list[Path] | None = None) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="vla_test_")
-        self.params_file = Path(self._dir.name) / "params.yaml"
-        # "/**" so the parameters apply whatever the node is renamed to on the command line.
-        self.params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
-        self.log_path = Path(self._dir.name) / "node.log"
-        self._log = self.log_path.open("wb")
-        env = dict(os.environ)
+        env = {}
         if extra_pythonpath:
-            env["PYTHONPATH"] = os.pathsep.join([*map(str, extra_pythonpath), env.get("PYTHONPATH", "")])
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", module, "--ros-args", "--params-file", str(self.params_file), *(extra_args or [])],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
-
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> int:
-        if self.alive():
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
+            env["PYTHONPATH"] = os.pathsep.join([*map(str, extra_pythonpath), os.environ.get("PYTHONPATH", "")])
+        super().__init__(params, module, extra_args, env=env, cwd=REPO_ROOT)
 
 
 @dataclass

@@ -60,7 +60,8 @@ class NodeProcess:
     """A ROS executable module run as `python -m MODULE --ros-args --params-file FILE` with its log kept."""
 
     def __init__(self, params: dict[str, object], module: str = "vla_ros.ros.node",
-                 extra_args: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+                 extra_args: list[str] | None = None, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="vla_rig_")
         self.params_file = Path(self._dir.name) / "params.yaml"
         self.params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
@@ -68,12 +69,15 @@ class NodeProcess:
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", module, "--ros-args", "--params-file", str(self.params_file), *(extra_args or [])],
-            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd)
 
     def log(self) -> str:
         if not self._log.closed:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def stop(self) -> int:
         if self.process.poll() is None:
