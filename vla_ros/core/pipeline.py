@@ -48,8 +48,9 @@ class ControlOutput:
 
     decision: SafetyDecision
     trajectory: list[tuple[float, np.ndarray]] = field(default_factory=list)  # JTC only
-    # Set on the first tick that commands from a newly arrived chunk: where its time went (latency benchmark).
-    chunk_timing: dict[str, float] | None = None
+    # Set on the first tick that commands from a newly arrived chunk: the chunk (targets, observation stamp,
+    # instruction) and where its time went. Published on /vla/action_chunk for recording and the latency bench.
+    chunk_report: dict[str, object] | None = None
 
 
 @dataclass
@@ -332,7 +333,10 @@ class Pipeline:
                                    "observation_age_at_chunk": (now - frame_set.stamp) * 1e3,
                                    "skipped_steps": float(result.skipped_steps)}
                 self._unreported_chunk = {**timings, "obs_stamp": frame_set.stamp, "received": received,
-                                          "chunk_ready": now, "skipped_steps": float(result.skipped_steps)}
+                                          "chunk_ready": now, "skipped_steps": float(result.skipped_steps),
+                                          "instruction_id": instruction.instruction_id,
+                                          "instruction": instruction.text, "period": chunk.period,
+                                          "semantics": chunk.semantics.value, "targets": targets.tolist()}
 
     # ----- control tick -----
     def control_tick(self, now: float) -> ControlOutput:
@@ -355,8 +359,8 @@ class Pipeline:
         self._last_decision = decision
         output = ControlOutput(decision)
         if sample is not None and not decision.holding and self._unreported_chunk is not None:
-            output.chunk_timing, self._unreported_chunk = self._unreported_chunk, None
-            output.chunk_timing["tick"] = now
+            output.chunk_report, self._unreported_chunk = self._unreported_chunk, None
+            output.chunk_report["tick"] = now
         if self.config.interface is CommandInterface.JOINT_TRAJECTORY and decision.publish:
             output.trajectory = self._trajectory(now, decision)
         return output

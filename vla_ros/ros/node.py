@@ -151,7 +151,7 @@ class VlaNode(LifecycleNode):
         self._command_publisher = self.create_publisher(messages.MESSAGE_TYPES[config.interface],
                                                         config.command_topic, COMMAND_QOS)
         # Per chunk, once: the observation stamp and where the time went until its first command went out.
-        self._chunk_timing_publisher = self.create_publisher(String, "/vla/chunk_timing", RELIABLE)
+        self._action_chunk_publisher = self.create_publisher(String, "/vla/action_chunk", RELIABLE)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         assert self.pipeline is not None
@@ -200,7 +200,7 @@ class VlaNode(LifecycleNode):
         self._entities.clear()
         if self._command_publisher is not None:
             self.destroy_publisher(self._command_publisher)
-            self.destroy_publisher(self._chunk_timing_publisher)
+            self.destroy_publisher(self._action_chunk_publisher)
             self._command_publisher = None
 
     # ----- input callbacks -----
@@ -339,9 +339,9 @@ class VlaNode(LifecycleNode):
             else:
                 msg = messages.float64_array(decision.command)
             publisher.publish(msg)
-            if output.chunk_timing is not None:
-                output.chunk_timing["published"] = self.now_s()
-                self._chunk_timing_publisher.publish(String(data=json.dumps(output.chunk_timing)))
+            if output.chunk_report is not None:
+                output.chunk_report["published"] = self.now_s()
+                self._action_chunk_publisher.publish(String(data=json.dumps(output.chunk_report)))
         if self._last_status_state != (decision.state.value, decision.reason, pipeline.status_instruction()):
             self._publish_status()
 

@@ -187,7 +187,7 @@ def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threa
         rig = Rig(CommandInterface.JOINT_TRAJECTORY, [f"joint_{i}" for i in range(1, 7)], image_size=(480, 640),
                   camera_rate_hz=15.0)
         timings: list[dict] = []
-        sub = rig.node.create_subscription(String, "/vla/chunk_timing", lambda m: timings.append(json.loads(m.data)),
+        sub = rig.node.create_subscription(String, "/vla/action_chunk", lambda m: timings.append(json.loads(m.data)),
                                            100)
         node = NodeProcess(_node_params(model, rate_hz, threads, priority))
         try:
