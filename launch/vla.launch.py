@@ -52,8 +52,9 @@ def generate_launch_description() -> LaunchDescription:
         ],
         remappings=[
             ("/camera/image_raw", LaunchConfiguration("camera_topic")),
-            ("/joint_states", LaunchConfiguration("joint_states_topic")),
-            ("/vla/instruction", LaunchConfiguration("instruction_topic")),
+            # Relative, like the node's own names, so the rules still match under namespace:=...
+            ("joint_states", LaunchConfiguration("joint_states_topic")),
+            ("vla/instruction", LaunchConfiguration("instruction_topic")),
         ],
     )
     # The sim profile runs on /clock; every other profile on wall time unless use_sim_time:= says otherwise.

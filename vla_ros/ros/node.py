@@ -77,8 +77,10 @@ class VlaNode(LifecycleNode):
         self._control_stop = threading.Event()
         self._last_status_state: tuple[str, str, str] | None = None
         self._configure_error = ""
+        # Topic names are relative so `namespace:=arm` moves them all (/arm/vla/status, ...); without a namespace
+        # they are the names of INTERFACE.md. /diagnostics stays global for the diagnostic aggregator.
         # Status and diagnostics exist from the start so a failed configure is visible, not silent.
-        self._status_publisher = self.create_publisher(String, "/vla/status", RELIABLE_LATCHED)
+        self._status_publisher = self.create_publisher(String, "vla/status", RELIABLE_LATCHED)
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE)
         self._status_timer = self.create_timer(1.0 / self.get_parameter("status_rate_hz").value,
                                                self._publish_status, callback_group=self._status_group)
@@ -135,23 +137,23 @@ class VlaNode(LifecycleNode):
                                                qos_profile_sensor_data, callback_group=self._io_group, raw=True)
             self._entities.append(sub)
         self._entities += [
-            self.create_subscription(JointState, "/joint_states", self._on_joint_state, qos_profile_sensor_data,
+            self.create_subscription(JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data,
                                      callback_group=self._io_group),
             # Raw bytes: rclpy would silently replace invalid UTF-8; the pipeline validates it instead.
-            self.create_subscription(String, "/vla/instruction", self._on_instruction, RELIABLE,
+            self.create_subscription(String, "vla/instruction", self._on_instruction, RELIABLE,
                                      callback_group=self._io_group, raw=True),
             # E-stop twice: transient-local receives a latched value published before we started, volatile
             # stays compatible with volatile publishers (a TL-only subscription would silently ignore them).
-            self.create_subscription(Bool, "/vla/estop", self._on_estop, RELIABLE_LATCHED,
+            self.create_subscription(Bool, "vla/estop", self._on_estop, RELIABLE_LATCHED,
                                      callback_group=self._io_group),
-            self.create_subscription(Bool, "/vla/estop", self._on_estop, RELIABLE, callback_group=self._io_group),
+            self.create_subscription(Bool, "vla/estop", self._on_estop, RELIABLE, callback_group=self._io_group),
             self.create_service(Trigger, "~/reset", self._on_reset, callback_group=self._io_group),
             self.create_service(Trigger, "~/hold", self._on_hold, callback_group=self._io_group),
         ]
         self._command_publisher = self.create_publisher(messages.MESSAGE_TYPES[config.interface],
                                                         config.command_topic, COMMAND_QOS)
         # Per chunk, once: the observation stamp and where the time went until its first command went out.
-        self._action_chunk_publisher = self.create_publisher(String, "/vla/action_chunk", RELIABLE)
+        self._action_chunk_publisher = self.create_publisher(String, "vla/action_chunk", RELIABLE)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         assert self.pipeline is not None
