@@ -28,7 +28,8 @@ def tree(folder: str) -> list[tuple[str, list[str]]]:
     """data_files entries installing `folder` (recursively) under share/vla_ros/<folder>."""
     entries: dict[str, list[str]] = {}
     for path in sorted((HERE / folder).rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".engine", ".pyc"):
+        skipped = "__pycache__" in path.parts or "engine_cache" in path.parts or path.suffix in (".engine", ".pyc")
+        if path.is_file() and not skipped:
             relative = path.relative_to(HERE)
             entries.setdefault(os.path.join("share", PACKAGE, str(relative.parent)), []).append(str(relative))
     return sorted(entries.items())
@@ -40,11 +41,12 @@ def lib_wrappers() -> list[tuple[str, list[str]]]:
     folder = HERE / "build" / "lib_wrappers"
     folder.mkdir(parents=True, exist_ok=True)
     files = []
-    for name, target in EXECUTABLES.items():
-        module, function = target.split(":")
+    for name in EXECUTABLES:
         script = folder / name
-        script.write_text(f"#!/usr/bin/env python3\nimport sys\nfrom {module} import {function}\n"
-                          f"sys.exit({function}())\n")
+        # Hand off to the console script pip wrote to <prefix>/bin: it carries this environment's interpreter,
+        # so `ros2 run` works without the venv on PATH.
+        script.write_text('#!/bin/sh\n'
+                          f'exec "$(dirname "$(readlink -f "$0")")/../../bin/{name}" "$@"\n')
         script.chmod(0o755)
         files.append(str(script.relative_to(HERE)))
     return [(os.path.join("lib", PACKAGE), files)]

@@ -85,3 +85,17 @@ def test_when_engine_file_is_missing_expect_rebuild(tmp_path: Path) -> None:
     cache.get_or_build(key(), lambda: b"first")
     cache.engine_path(key()).unlink()
     assert cache.get_or_build(key(), lambda: b"second") == (b"second", False)
+
+
+
+def test_when_cache_cannot_be_written_expect_engine_used_uncached(tmp_path, monkeypatch) -> None:
+    from vla_ros.model.backends.engine_cache import EngineCache
+
+    cache = EngineCache(tmp_path)
+
+    def read_only(*_args: object) -> None:
+        raise PermissionError("read-only install prefix")
+
+    monkeypatch.setattr(cache, "store", read_only)
+    engine, hit = cache.get_or_build(key(), lambda: b"engine")
+    assert engine == b"engine" and not hit

@@ -359,8 +359,13 @@ class VlaNode(LifecycleNode):
     def _publish_status(self) -> None:
         status = self._status_dict()
         self._last_status_state = (str(status["state"]), str(status["reason"]), str(status["instruction"]))
-        self._status_publisher.publish(String(data=json.dumps(status)))
-        self._diagnostics_publisher.publish(self._diagnostics(status))
+        try:
+            self._status_publisher.publish(String(data=json.dumps(status)))
+            self._diagnostics_publisher.publish(self._diagnostics(status))
+        except Exception:
+            if self.context.ok():
+                raise
+            # Ctrl-C shut the context down under a status callback that was already running: nothing to report.
 
     def _diagnostics(self, status: dict[str, object]) -> DiagnosticArray:
         state = str(status["state"])

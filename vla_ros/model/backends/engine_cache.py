@@ -96,5 +96,8 @@ class EngineCache:
             return cached, True
         _LOG.info("TensorRT engine cache miss, building %s", self.engine_path(key).name)
         engine_bytes = build()
-        self.store(key, engine_bytes)
+        try:
+            self.store(key, engine_bytes)
+        except OSError as error:  # e.g. a read-only install prefix: run uncached rather than fail after the build
+            _LOG.warning("TensorRT engine not cached (%s); set trt_cache_dir to a writable folder", error)
         return engine_bytes, False
