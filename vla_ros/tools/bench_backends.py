@@ -33,9 +33,20 @@ def timing_stats(samples_ms: list[float]) -> dict[str, float | int]:
             "max_ms": float(values.max()), "n": len(samples_ms)}
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def machine_info() -> dict[str, Any]:
     info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
-                            "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
+                            "cpu": _cpu_model() or platform.processor() or platform.machine(),
+                            "cpu_count": os.cpu_count(), "load_average_1m": os.getloadavg()[0]}
     try:
         import onnxruntime
         import torch
