@@ -21,6 +21,7 @@ EXECUTABLES = {
     "vla_train": "vla_ros.tools.train:main",
     "vla_replay": "vla_ros.tools.replay:main",
     "vla_export_dataset": "vla_ros.tools.export_dataset:main",
+    "vla_record": "vla_ros.ros.recorder_node:main",
 }
 
 

@@ -10,6 +10,7 @@ Interface, rate, joints and limits belong in the YAML. A params file that does n
 """
 
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
@@ -25,6 +26,8 @@ ARGUMENTS = [
     ("camera_topic", "/camera/image_raw", "remap of the camera topic"),
     ("joint_states_topic", "/joint_states", "remap of the joint state topic"),
     ("instruction_topic", "/vla/instruction", "remap of the instruction topic"),
+    ("record", "false", "record episodes (rosbag2, one per instruction) with vla_record in its own process"),
+    ("record_dir", "recordings", "where vla_record writes episodes"),
     ("fastdds_transport", "LARGE_DATA", "FASTDDS_BUILTIN_TRANSPORTS: LARGE_DATA moves 640x480 images in ~3 ms "
      "instead of ~14 ms on the default UDP transport"),
 ]
@@ -34,6 +37,12 @@ def generate_launch_description() -> LaunchDescription:
     share = FindPackageShare("vla_ros")
     # A list of substitutions is concatenated; PathJoinSubstitution items must each be a str or a substitution.
     profile = [PathJoinSubstitution([share, "config", LaunchConfiguration("config")]), ".yaml"]
+    remappings = [
+        ("/camera/image_raw", LaunchConfiguration("camera_topic")),
+        # Relative, like the node's own names, so the rules still match under namespace:=...
+        ("joint_states", LaunchConfiguration("joint_states_topic")),
+        ("vla/instruction", LaunchConfiguration("instruction_topic")),
+    ]
     node = Node(
         package="vla_ros",
         executable="vla_node",
@@ -50,12 +59,19 @@ def generate_launch_description() -> LaunchDescription:
                 "use_sim_time": LaunchConfiguration("use_sim_time"),
             },
         ],
-        remappings=[
-            ("/camera/image_raw", LaunchConfiguration("camera_topic")),
-            # Relative, like the node's own names, so the rules still match under namespace:=...
-            ("joint_states", LaunchConfiguration("joint_states_topic")),
-            ("vla/instruction", LaunchConfiguration("instruction_topic")),
-        ],
+        remappings=remappings,
+    )
+    # The recorder reads vla_node's live parameters (cameras, command topic, model) itself: no params file.
+    recorder = Node(
+        package="vla_ros",
+        executable="vla_record",
+        name="vla_recorder",
+        namespace=LaunchConfiguration("namespace"),
+        output="screen",
+        parameters=[{"output_dir": LaunchConfiguration("record_dir"),
+                     "use_sim_time": LaunchConfiguration("use_sim_time")}],
+        remappings=remappings,
+        condition=IfCondition(LaunchConfiguration("record")),
     )
     # The sim profile runs on /clock; every other profile on wall time unless use_sim_time:= says otherwise.
     use_sim_time = DeclareLaunchArgument(
@@ -72,5 +88,6 @@ def generate_launch_description() -> LaunchDescription:
                 LaunchConfiguration("params_file").perform(context)) or []),
             SetEnvironmentVariable("FASTDDS_BUILTIN_TRANSPORTS", LaunchConfiguration("fastdds_transport")),
             node,
+            recorder,
         ]
     )

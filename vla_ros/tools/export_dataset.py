@@ -1,17 +1,65 @@
-"""`vla_export_dataset`: part of recording and replay (issue 7), not implemented yet.
+"""`vla_export_dataset BAGS... --format lerobot --out DIR`: recorded episodes -> a fine-tuning dataset.
 
-It exits with a clear message instead of being absent, so `ros2 run vla_ros vla_export_dataset` explains itself.
+BAGS are episode bag folders (or folders of them, as recorder_node writes). Every bag is read and checked before
+anything is written; a bag that is truncated or corrupt, holds no images, or comes from a robot with other joint
+names stops the export with a message naming the bag and the problem (exit 2), and no output folder is left.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
+
+from vla_ros.recording.bag import BagError, iter_episode_dirs, read_bag
+from vla_ros.recording.episode import load_episode
+from vla_ros.recording.lerobot import ExportError, export_lerobot
+
+
+def expand_bags(paths: list[str]) -> list[Path]:
+    """A bag folder stays itself; a folder of episode bags becomes its episodes (oldest first)."""
+    bags: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir() and not (path / "metadata.yaml").exists() and not path.name.endswith(".partial"):
+            found = list(iter_episode_dirs(path))
+            if not found:
+                raise BagError(f"{path}: neither a bag nor a folder of recorded episodes")
+            bags.extend(found)
+        else:
+            bags.append(path)
+    return bags
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="vla_export_dataset", description=__doc__.splitlines()[0])
+    parser.add_argument("bags", nargs="+", help="episode bag folders, or folders holding them")
+    parser.add_argument("--format", choices=["lerobot"], default="lerobot")
+    parser.add_argument("--out", required=True, help="dataset folder to create (must not exist)")
+    parser.add_argument("--joint-names", nargs="+", default=None,
+                        help="the robot's joints in state order; bags whose joint states lack them are refused "
+                             "(default: the first bag's joint order)")
+    parser.add_argument("--robot-type", default="vla_ros", help="info.json robot_type")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("vla_export_dataset: recording/replay is not implemented yet "
-          "(planned: rosbag2 episodes, deterministic replay, LeRobot export)", file=sys.stderr)
-    return 2
+    args = parse_args(argv)
+    try:
+        bags = expand_bags(args.bags)
+        episodes = []
+        joint_names = args.joint_names
+        for bag in bags:
+            episode = load_episode(read_bag(bag), joint_names)
+            joint_names = joint_names or episode.joint_names  # later bags must match the first one
+            episodes.append(episode)
+        out = export_lerobot(episodes, Path(args.out), robot_type=args.robot_type)
+    except (BagError, ExportError) as error:
+        print(f"vla_export_dataset: {error}", file=sys.stderr)
+        return 2
+    frames = sum(len(e.frame_stamps) for e in episodes)
+    print(f"vla_export_dataset: {len(episodes)} episode(s), {frames} frames -> {out}")
+    return 0
 
 
 if __name__ == "__main__":
