@@ -47,3 +47,15 @@ def test_when_running_two_episodes_expect_lines_summary_and_outputs(tiny_package
     assert [e["seed"] for e in results["episodes"]] == [5, 6]
     assert all(e["elapsed"] > 0 for e in results["episodes"])
     assert results["latency_ms_p50"] is not None  # the node ran the model and reported timings
+
+
+def test_when_competence_asked_for_no_episodes_expect_error_naming_episodes() -> None:
+    from vla_ros.tools.competence import run_competence_benchmark
+
+    with pytest.raises(ValueError, match="episodes"):
+        run_competence_benchmark(0)
+
+
+def test_when_first_seed_below_one_expect_demo_error_naming_first_seed(tiny_package) -> None:
+    with pytest.raises(demo.DemoError, match="first_seed"):
+        demo.run_episodes(tiny_package, 1, first_seed=0)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = Path("models/sim_act")
@@ -60,13 +59,6 @@ class DemoRun:
         return sum(r.success for r in self.results) / len(self.results) if self.results else 0.0
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
 def config_file(name: str) -> Path:
     """config/<name> of the checkout we run from (cwd, then this source tree), else the installed share dir."""
     for root in (Path.cwd(), REPO_ROOT):
@@ -78,12 +70,16 @@ def config_file(name: str) -> Path:
 
 
 def node_parameters(section: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """`section` ('vla_node' / 'vla_sim') from config/default.yaml then config/sim.yaml, then overrides."""
+    """`section` ('vla_node' / 'vla_sim') from config/default.yaml then config/sim.yaml, then overrides.
+
+    Flat dotted names ("safety.image_timeout"), as ROS parameter files accept them; the shipped files key
+    vla_node's section as `/**/vla_node`, which load_params_file understands."""
+    from vla_ros.core.parameters import load_params_file
+
     params: dict[str, Any] = {}
     for path in (config_file("default.yaml"), config_file("sim.yaml")):
-        document = yaml.safe_load(path.read_text()) or {}
-        params = _merge(params, (document.get(section) or {}).get("ros__parameters", {}))
-    return _merge(params, overrides)
+        params.update(load_params_file(path, section))
+    return {**params, **overrides}
 
 
 def episode_instructions(seeds: list[int]) -> list[tuple[str, str]]:
@@ -112,7 +108,9 @@ class _Observer:
 
         from vla_ros.ros.node import RELIABLE, RELIABLE_LATCHED
 
-        if not rclpy.ok():
+        # Shut down at the end only what we started: a caller's own rclpy context stays up.
+        self.owns_context = not rclpy.ok()
+        if self.owns_context:
             rclpy.init()
         self._trigger = Trigger
         self.node = Node(f"vla_demo_{os.getpid()}")
@@ -219,7 +217,9 @@ def run_episodes(package_dir: Path, episodes: int, first_seed: int = 1, backend:
 
     if first_seed < 1:
         raise DemoError(f"first_seed={first_seed}: expected >= 1 (vla_sim's start-up episode takes first_seed - 1)")
-    package_dir = Path(package_dir).resolve()
+    from vla_ros.ros.node import resolve_model_path
+
+    package_dir = resolve_model_path(str(package_dir)).resolve()
     if not (package_dir / "vla.yaml").is_file():
         raise DemoError(f"no model package at {package_dir} (no vla.yaml): run `vla_train` first "
                         "(writes models/sim_act), or pass --model models/act_example for an untrained example")
@@ -243,13 +243,16 @@ def run_episodes(package_dir: Path, episodes: int, first_seed: int = 1, backend:
     env = {"FASTDDS_BUILTIN_TRANSPORTS": os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA"),
            "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONUNBUFFERED": "1"}
     os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
-    processes = {"vla_sim": NodeProcess(sim_params, module="vla_ros.ros.sim_node", env=env,
-                                        extra_args=["-r", "__node:=vla_sim"])}
-    processes["vla_node"] = NodeProcess(node_params, module="vla_ros.ros.node", env=env,
-                                        extra_args=["-r", "__node:=vla_node"])
+    # The observer first: if its rclpy set-up fails, no process is left running.
     observer = _Observer()
+    processes: dict[str, NodeProcess] = {}
     run = DemoRun(model=package.name, backend=backend)
     try:
+        processes["vla_sim"] = NodeProcess(sim_params, module="vla_ros.ros.sim_node", env=env,
+                                           extra_args=["-r", "__node:=vla_sim"])
+        processes["vla_node"] = NodeProcess(node_params, module="vla_ros.ros.node", env=env,
+                                            extra_args=["-r", "__node:=vla_node"])
+
         def ready() -> bool:
             _check_alive(processes)
             status = observer.snapshot("status")
@@ -296,7 +299,7 @@ def run_episodes(package_dir: Path, episodes: int, first_seed: int = 1, backend:
         observer.close()
         for process in reversed(list(processes.values())):
             process.stop()
-        if rclpy.ok():
+        if observer.owns_context and rclpy.ok():
             rclpy.shutdown()
     return run
 

@@ -30,7 +30,7 @@ class DatasetConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DemoConfig:
-    episodes: int = 600
+    episodes: int = 1000
     seed: int = 1000  # episode i uses sim seed `seed + i` (evaluation seeds start elsewhere)
     image_size: tuple[int, int] = (96, 96)  # (height, width) rendered by the sim = what the model sees
     expert_period: float = 0.05  # s between expert commands (and recorded samples)

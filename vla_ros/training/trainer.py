@@ -35,7 +35,7 @@ class TrainConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 3500
+    steps: int = 4500
     batch_size: int = 128
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
