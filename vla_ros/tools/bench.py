@@ -8,6 +8,7 @@ Suites:
   soak       ROS-free safety soak with random fault injection
   fuzz       hostile messages into a running vla_node (see vla_ros/tools/fuzz.py)
   competence task success through the full ROS stack on the embedded sim
+  recording  the rate suite's measurement with and without vla_record running
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 
 from vla_ros.tools.bench_backends import machine_info, timing_stats
 
-SUITES = ("rate", "latency", "overhead", "backends", "soak", "fuzz", "competence")
+SUITES = ("rate", "latency", "overhead", "backends", "soak", "fuzz", "competence", "recording")
 
 
 def _signed_errors_ms(stamps: list[float], period: float) -> np.ndarray:
@@ -321,6 +322,10 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         from vla_ros.safety.soak import run_soak
 
         return run_soak(args.minutes * 60.0, 100.0, seed=0)
+    if args.suite == "recording":
+        from vla_ros.tools.bench_recording import run_recording_rate
+
+        return run_recording_rate(args.rate, args.duration, pairs=2, priority=args.priority)
     if args.suite == "fuzz":
         from vla_ros.tools.fuzz import run_fuzz
 
