@@ -8,6 +8,7 @@ It converts messages to numpy, hands them to the pipeline, and publishes what th
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -119,6 +120,12 @@ class VlaNode(LifecycleNode):
         self._configure_error = ""
         self.pipeline = pipeline
         self._create_io(config)
+        if os.environ.get("VLA_GC_FREEZE", "1") == "1":
+            # Everything loaded so far (torch, onnxruntime, the model, rclpy) lives for the whole run: move it out
+            # of the collector's reach, so a full collection does not hold the GIL for tens of milliseconds while
+            # the control thread waits.
+            gc.collect()
+            gc.freeze()
         return TransitionCallbackReturn.SUCCESS
 
     def _create_io(self, config) -> None:
