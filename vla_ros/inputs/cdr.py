@@ -62,6 +62,12 @@ class _Reader:
         self.offset += 1
         return value
 
+    def header(self) -> tuple[float, str]:
+        """std_msgs/Header: (stamp in seconds, frame_id)."""
+        sec = self.int32()
+        nanosec = self.uint32()
+        return sec + nanosec * 1e-9, self.string()
+
     def string(self) -> str:
         raw = self.octets()
         return bytes(raw).rstrip(b"\x00").decode("utf-8", errors="replace")
@@ -97,17 +103,14 @@ def parse_image(serialized: bytes) -> RawImage:
     640x480 here), which the control thread then waits for; this view costs a few microseconds.
     """
     reader = _Reader(serialized)
-    sec = reader.int32()
-    nanosec = reader.uint32()
-    frame_id = reader.string()
+    stamp, frame_id = reader.header()
     height = reader.uint32()
     width = reader.uint32()
     encoding = reader.string()
     is_bigendian = reader.uint8()
     step = reader.uint32()
     data = reader.octets()
-    return RawImage(sec + nanosec * 1e-9, frame_id, height, width, encoding, is_bigendian, step,
-                    data)  # type: ignore[arg-type]
+    return RawImage(stamp, frame_id, height, width, encoding, is_bigendian, step, data)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -120,9 +123,7 @@ class RawCompressedImage:
 
 def parse_compressed_image(serialized: bytes) -> RawCompressedImage:
     reader = _Reader(serialized)
-    sec = reader.int32()
-    nanosec = reader.uint32()
-    frame_id = reader.string()
+    stamp, frame_id = reader.header()
     fmt = reader.string()
     data = reader.octets()
-    return RawCompressedImage(sec + nanosec * 1e-9, frame_id, fmt, data)  # type: ignore[arg-type]
+    return RawCompressedImage(stamp, frame_id, fmt, data)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from pathlib import Path
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (
     DurabilityPolicy,
@@ -42,6 +42,7 @@ from vla_ros.model import create_policy, load_model_package
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.ros import messages
 from vla_ros.ros.parameters import current_values, declare_schema
+from vla_ros.ros.spin import spin_until_shutdown
 
 RELIABLE_LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                               durability=DurabilityPolicy.TRANSIENT_LOCAL, history=HistoryPolicy.KEEP_LAST)
@@ -422,20 +423,13 @@ def main(args: list[str] | None = None) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     rclpy.init(args=args if args is not None else sys.argv)
     node = VlaNode()
-    # I/O and status each get an executor thread; control and inference have their own threads.
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
+
+    def stop_threads() -> None:
         if node.pipeline is not None:
             node.pipeline.deactivate()
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+
+    # I/O and status each get an executor thread; control and inference have their own threads.
+    return spin_until_shutdown(node, MultiThreadedExecutor(num_threads=2), stop_threads)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.parameter_client import AsyncParameterClient
@@ -36,6 +36,7 @@ from vla_ros.recording.metadata import git_revision, model_sha256
 from vla_ros.recording.recorder import Recorder, RecorderConfig
 from vla_ros.ros.messages import MESSAGE_TYPES
 from vla_ros.ros.node import RELIABLE_LATCHED, resolve_model_path
+from vla_ros.ros.spin import spin_until_shutdown
 
 RELIABLE_DEEP = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 MIB = 1024 * 1024
@@ -153,24 +154,18 @@ def main(args: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="[vla_recorder] %(levelname)s: %(message)s")
     rclpy.init(args=args if args is not None else sys.argv)
     node = RecorderNode()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
     # SIGTERM (launch shutdown, docker stop) finalizes the open episode like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
+
+    def finish_episode() -> None:
         if node.recorder is not None:
             stats = node.recorder.close()
             print(f"vla_recorder: {len(stats.episodes)} episode(s) written, {stats.dropped} message(s) dropped",
                   file=sys.stderr)
             for episode in stats.episodes:
                 print(episode, file=sys.stderr)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+
+    return spin_until_shutdown(node, SingleThreadedExecutor(), finish_episode)
 
 
 if __name__ == "__main__":

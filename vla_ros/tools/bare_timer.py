@@ -10,11 +10,12 @@ import os
 import sys
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from vla_ros.ros.node import COMMAND_QOS
+from vla_ros.ros.spin import spin_until_shutdown
 
 
 class BareTimer(Node):
@@ -44,16 +45,7 @@ def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args if args is not None else sys.argv)
     node = BareTimer()
     node.raise_priority()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_shutdown(node, SingleThreadedExecutor())
 
 
 if __name__ == "__main__":
