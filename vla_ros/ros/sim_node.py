@@ -237,7 +237,8 @@ class SimNode(Node):
             # Shutdown raced a publish (SIGINT/SIGTERM mid-iteration): that is a normal exit.
 
     def _loop(self) -> None:
-        next_image = self.sim.time
+        # The first frame comes with the first state step; later ones follow it at exactly the camera period.
+        next_image = self.sim.time + self._state_period
         wall_anchor, sim_anchor = time.monotonic(), self.sim.time
         status_wall, status_sim = wall_anchor, self.sim.time
         while rclpy.ok():
