@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, help="dataset folder to create (must not exist)")
     parser.add_argument("--joint-names", nargs="+", default=None,
                         help="the robot's joints in state order; bags whose joint states lack them are refused "
-                             "(default: the first bag's joint order)")
+                             "(default: the recorded node's joint_names, else the first bag's joint order)")
     parser.add_argument("--robot-type", default="vla_ros", help="info.json robot_type")
     return parser.parse_args(argv)
 
@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         episodes = []
         joint_names = args.joint_names
         for bag in bags:
-            episode = load_episode(read_bag(bag), joint_names)
+            contents = read_bag(bag)
+            # Default: the recorded node's joint_names, the joints its commands are in (a robot's joint states
+            # may carry more, e.g. the sim's gripper), so the actions label the state joint for joint.
+            recorded = (contents.metadata.get("node_config") or {}).get("joint_names")
+            episode = load_episode(contents, joint_names or (list(recorded) if recorded else None))
             joint_names = joint_names or episode.joint_names  # later bags must match the first one
             episodes.append(episode)
         out = export_lerobot(episodes, Path(args.out), robot_type=args.robot_type)

@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from vla_ros.recording.bag import BagContents, BagError, read_bag
+from vla_ros.recording.bag import BagContents, BagError, BagMessage, read_bag
 from vla_ros.recording.episode import (
     ACTION_CHUNK_TOPIC,
     COMMAND_TYPES,
@@ -34,6 +34,7 @@ from vla_ros.recording.episode import (
     read_commands,
 )
 from vla_ros.recording.metadata import model_sha256
+from vla_ros.recording.pairing import pair_states, stamp_key
 from vla_ros.recording.replay import ReplayComparison, compare_chunks, compare_commands
 
 # Parameters that describe the recording process rather than the node's behaviour.
@@ -41,10 +42,20 @@ NOT_REPLAYED = {"use_sim_time", "start_type_description_service", "autostart"}
 LEAD_S = 0.5  # sim time the node sees before the first recorded message
 TAIL_S = 0.3  # sim time kept running after the last one, for the last chunk and commands
 PRE_PLAY_S = 60.0  # how far before the episode the clock starts while the node comes up
+PAIR_GAP_S = 0.02  # wall s between a frame's paired joint state and the frame: the node takes them in that order
+HOLD_LIMIT_S = 0.15  # longest wait for a frame's chunk before playing on (below the sim profile's state_timeout)
 
 
 class ReplayInputError(RuntimeError):
     pass
+
+
+def frame_stamp(message: BagMessage) -> float:
+    """A recorded image's header stamp (what the node keys the frame, and its chunk, by)."""
+    from vla_ros.inputs.cdr import parse_compressed_image, parse_image
+
+    parse = parse_compressed_image if message.msgtype == "sensor_msgs/msg/CompressedImage" else parse_image
+    return parse(message.data).stamp
 
 
 def node_parameters(bag: BagContents, model: str | None, backend: str | None) -> dict[str, object]:
@@ -127,6 +138,8 @@ class Player:
         self.lock = threading.Lock()
         self.commands: list[tuple[int, bytes]] = []
         self.chunks: list[dict] = []
+        self.chunk_keys: set[int] = set()
+        self.late_chunks = 0  # frames whose chunk did not come within HOLD_LIMIT_S
         self.statuses: list[dict] = []
         from vla_ros.ros.messages import MESSAGE_TYPES
 
@@ -165,8 +178,10 @@ class Player:
             self.commands.append((int(self.now() * 1e9), data))
 
     def _on_chunk(self, msg) -> None:
+        chunk = json.loads(msg.data)
         with self.lock:
-            self.chunks.append(json.loads(msg.data))
+            self.chunks.append(chunk)
+            self.chunk_keys.add(stamp_key(float(chunk["obs_stamp"])))
 
     def _on_status(self, msg) -> None:
         with self.lock:
@@ -183,17 +198,46 @@ class Player:
                 raise ReplayInputError(f"timed out after {timeout:.0f} s waiting for {what}")
             time.sleep(0.005)
 
-    def play(self) -> None:
+    def play(self, pairs: dict[int, BagMessage]) -> None:
+        """Publish the inputs at their recorded times. Lock-step where a chunk was recorded: the joint state
+        the node paired with that frame (`pairs`, see vla_ros/recording/pairing.py) goes out just before the
+        message that made the node infer (the frame, or the instruction for a frame already there), and
+        nothing more is played until the node has published that frame's chunk (at most HOLD_LIMIT_S), so the
+        node infers on the recorded frame with the recorded state, whatever the machine's load."""
         self.sim_origin = (time.monotonic(), self.sim_origin[1])
         self.playing = True
+        latest_frame: int | None = None
+        instructed = False
         for message in self.inputs:
             due = message.stamp_ns * 1e-9
             while self.now() < due:
                 time.sleep(min(0.002, max(0.0, due - self.now())))
+            if message.msgtype in IMAGE_TYPES:
+                latest_frame = stamp_key(frame_stamp(message))
+            instructed = instructed or message.topic == INSTRUCTION_TOPIC
+            triggers = message.msgtype in IMAGE_TYPES or message.topic == INSTRUCTION_TOPIC
+            awaited = latest_frame if triggers and instructed and latest_frame in pairs else None
+            with self.lock:
+                awaited = None if awaited in self.chunk_keys else awaited
+            if awaited is not None:
+                paired = pairs[awaited]
+                self.publishers[paired.topic].publish(paired.data)
+                time.sleep(PAIR_GAP_S)  # pacing between two publications, not a wait for a condition
             self.publishers[message.topic].publish(message.data)
+            if awaited is not None:
+                self._wait_for_chunk(awaited)
         end = self.bag.messages[-1].stamp_ns * 1e-9 + TAIL_S
         while self.now() < end:
             time.sleep(0.005)
+
+    def _wait_for_chunk(self, key: int) -> None:
+        deadline = time.monotonic() + HOLD_LIMIT_S
+        while time.monotonic() < deadline:
+            with self.lock:
+                if key in self.chunk_keys:
+                    return
+            time.sleep(0.001)
+        self.late_chunks += 1
 
     def replayed_commands(self, topic: str) -> TimedCommands:
         import numpy as np
@@ -249,6 +293,9 @@ def replay(args: argparse.Namespace) -> ReplayComparison:
     player = Player(bag, recorded_commands.topic, recorded_commands.msgtype)
     node = NodeProcess(params)
     try:
+        # While the node starts: which recorded state went with each recorded chunk's frame.
+        pairs = pair_states(bag, read_chunks(bag), str(params["model_path"]), str(params.get("backend", "auto")),
+                            args.tolerance)
         player.wait(lambda: player.command_sub.get_publisher_count() > 0 or not node.alive(), args.startup_timeout,
                     "vla_node's command publisher")
         player.wait(lambda: player.last_status().get("state") not in (None, "IDLE") or not node.alive(),
@@ -259,7 +306,10 @@ def replay(args: argparse.Namespace) -> ReplayComparison:
         for topic, publisher in player.publishers.items():
             player.wait(lambda p=publisher: p.get_subscription_count() > 0, args.startup_timeout,
                         f"vla_node to subscribe to {topic}")
-        player.play()
+        player.play(pairs)
+        if player.late_chunks:
+            print(f"vla_replay: warning: {player.late_chunks} frame(s) got no chunk within {HOLD_LIMIT_S} s; their "
+                  "chunks may use other joint states than recorded", file=sys.stderr)
         result = ReplayComparison()
         with player.lock:
             replayed_chunks = list(player.chunks)

@@ -2,6 +2,7 @@
 
     vla_train                              # full run (~10-15 min on 2 CPU cores) into models/sim_act
     vla_train --episodes 40 --steps 200 --out /tmp/quick
+    vla_train --dataset DATASET [DATASET ...] --out /tmp/tuned   # on recorded runs (vla_export_dataset)
 
 Seeded end to end (sim seeds, noise, weight init, batch order). Exit status: 0 = package written,
 2 = export parity failed (no vla.yaml written), 1 = other error.
@@ -10,12 +11,15 @@ Seeded end to end (sim seeds, noise, weight init, batch order). Exit status: 0 =
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from vla_ros.training.dataset import DemoConfig, generate_demonstrations
+import numpy as np
+
+from vla_ros.training.dataset import DemoConfig, DemoDataset, generate_demonstrations
 from vla_ros.training.trainer import TrainConfig, export_trained, train_policy
 
 DEFAULT_OUT = Path("models/sim_act")
@@ -40,9 +44,60 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=train.learning_rate, help="default %(default)s")
     parser.add_argument("--seed", type=int, default=train.seed, help="training seed (default %(default)s)")
     parser.add_argument("--threads", type=int, default=train.threads, help="torch threads, 1 or 2")
+    parser.add_argument("--dataset", type=Path, nargs="+", default=None, metavar="DIR",
+                        help="train on LeRobot dataset(s) written by vla_export_dataset instead of generating "
+                             "scripted-expert demonstrations (joint-position commands, one camera size)")
     parser.add_argument("--max-minutes", type=float, default=train.max_minutes,
                         help="training time budget; stops early past it (default %(default)s)")
     return parser.parse_args(argv)
+
+
+def load_data(args: argparse.Namespace, demo: DemoConfig, progress) -> tuple[DemoDataset, DemoConfig, dict]:
+    """Recorded datasets (--dataset) or scripted-expert demonstrations; the DemoConfig the package is built with
+    (image size and episode count follow the recorded data)."""
+    if args.dataset:
+        data = load_datasets(args.dataset, demo.horizon, demo.model_period)
+        # Recorded commands are the labels at every model period: no expert stride, no perturbation.
+        demo = DemoConfig(episodes=len(data.instructions), seed=demo.seed, image_size=tuple(data.images.shape[1:3]),
+                          horizon=demo.horizon, model_period=demo.model_period, expert_period=demo.model_period,
+                          noise_max=0.0)
+        print(f"vla_train: {len(data)} samples from {len(data.instructions)} recorded episode(s) in "
+              f"{len(args.dataset)} dataset(s)", flush=True)
+        return data, demo, {"datasets": [str(d) for d in args.dataset]}
+    print(f"vla_train: generating {demo.episodes} expert episodes at {demo.image_size[1]}x{demo.image_size[0]} px",
+          flush=True)
+    data = generate_demonstrations(demo, progress)
+    print(f"vla_train: {len(data)} samples, expert success {data.expert_success_rate:.1%}", flush=True)
+    return data, demo, {"expert_success_rate": data.expert_success_rate}
+
+
+def load_datasets(folders: list[Path], horizon: int, model_period: float) -> DemoDataset:
+    """Every dataset as training arrays, concatenated; all must share the joints and the camera size."""
+    from vla_ros.recording.training import TrainingDataError, load_training_data
+
+    parts: list[tuple[Path, DemoDataset, list[str]]] = []
+    for folder in folders:
+        data = load_training_data(folder, horizon, model_period)
+        joints = json.loads((folder / "meta" / "info.json").read_text())["features"]["observation.state"]["names"]
+        if parts and joints != parts[0][2]:
+            raise TrainingDataError(f"{folder}: joints {joints} differ from {parts[0][0]}'s {parts[0][2]}")
+        if parts and data.images.shape[1:] != parts[0][1].images.shape[1:]:
+            raise TrainingDataError(f"{folder}: images {data.images.shape[1:3]} differ from {parts[0][0]}'s "
+                                    f"{parts[0][1].images.shape[1:3]}")
+        if data.states.shape[1] != 6:
+            raise TrainingDataError(f"{folder}: {data.states.shape[1]} joints {joints}; the bundled policy "
+                                    "commands 6 arm joints")
+        parts.append((folder, data, joints))
+    offsets = np.cumsum([0] + [len(p[1].instructions) for p in parts[:-1]])
+    datasets = [p[1] for p in parts]
+    return DemoDataset(images=np.concatenate([d.images for d in datasets]),
+                       tokens=np.concatenate([d.tokens for d in datasets]),
+                       states=np.concatenate([d.states for d in datasets]),
+                       targets=np.concatenate([d.targets for d in datasets]),
+                       episode=np.concatenate([d.episode + o for d, o in zip(datasets, offsets)]).astype(np.int32),
+                       task_names=[t for d in datasets for t in d.task_names],
+                       instructions=[t for d in datasets for t in d.instructions],
+                       successes=np.concatenate([d.successes for d in datasets]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,16 +119,16 @@ def main(argv: list[str] | None = None) -> int:
             bar = "#" * int(20 * done / total)
             print(f"data  [{bar:<20}] episode {done}/{total} {seconds:.0f} s", flush=True)
 
-    print(f"vla_train: generating {demo.episodes} expert episodes at {demo.image_size[1]}x{demo.image_size[0]} px",
-          flush=True)
-    data = generate_demonstrations(demo, progress)
+    try:
+        data, demo, data_report = load_data(args, demo, progress)
+    except ValueError as exc:  # TrainingDataError / DatasetConfigError: the message names the folder
+        print(f"vla_train: {exc}", file=sys.stderr)
+        return 1
     data_seconds = time.monotonic() - started
-    print(f"vla_train: {len(data)} samples, expert success {data.expert_success_rate:.1%}, {data_seconds:.0f} s",
-          flush=True)
     result = train_policy(data, config, demo, log=lambda line: print(line, flush=True))
     export = export_trained(result, demo, config, args.out, name=args.name,
                             extra_report={"data_seconds": round(data_seconds, 1), "samples": len(data),
-                                          "expert_success_rate": data.expert_success_rate})
+                                          **data_report})
     total = time.monotonic() - started
     size = sum(p.stat().st_size for p in Path(args.out).iterdir() if p.is_file())
     for parity in export.parity:

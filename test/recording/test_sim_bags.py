@@ -1,0 +1,72 @@
+"""Episodes of models/sim_act driving the embedded sim (vla_sim + vla_node + vla_record, real processes, sim
+time): the committed regression bags replay and match; a fresh one records, reads back, replays and exports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from vla_ros.recording.bag import read_bag
+from vla_ros.recording.episode import read_chunks
+from vla_ros.tools import export_dataset, replay
+from vla_ros.tools.record_sim_bags import record_sim_episodes
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+SIM_BAGS = sorted(DATA.glob("sim_sim_act_*"))
+# The node pairs a frame with the newest joint state when inference starts and reads that state before it
+# reads the frame (vla_ros/core/pipeline.py); under load a replayed chunk can still take another state than
+# recorded despite the player's lock-step (see vla_ros/recording/pairing.py). One more try, not a looser check.
+ATTEMPTS = 2
+
+
+def _replay_matches(bag: Path, capsys) -> str:
+    reports = []
+    for _ in range(ATTEMPTS):
+        code = replay.main([str(bag)])
+        reports.append(capsys.readouterr().out)
+        if code == 0:
+            return reports[-1]
+    raise AssertionError("\n---\n".join(reports))
+
+
+def test_when_the_committed_sim_bags_exist_expect_three_small_ones() -> None:
+    assert len(SIM_BAGS) == 3
+    for bag in SIM_BAGS:
+        assert sum(f.stat().st_size for f in bag.rglob("*") if f.is_file()) < 1.5e6
+
+
+@pytest.mark.parametrize("bag", SIM_BAGS, ids=lambda p: p.name)
+def test_when_a_sim_bag_is_replayed_through_the_node_expect_a_match(bag: Path, capsys) -> None:
+    report = _replay_matches(bag, capsys)
+    assert "MATCH" in report and "MISMATCH" not in report
+    compared = int(report.split("chunks: ")[1].split(" compared")[0])
+    assert compared >= len(read_chunks(read_bag(bag))) - 1  # lock-step: (almost) every recorded chunk
+
+
+def test_when_a_sim_episode_is_recorded_expect_it_to_read_back_replay_and_export(tmp_path, capsys) -> None:
+    [episode] = record_sim_episodes(tmp_path / "recordings", [4], seconds_each=1.0, log=lambda _line: None)
+    metadata = json.loads((episode / "episode.json").read_text())
+    bag = read_bag(episode)
+    assert {t: bag.count(t) for t in bag.topics} == metadata["message_counts"]
+    assert metadata["model"]["name"] == "sim_act" and bag.count("/vla/action_chunk") >= 10
+    assert 1.0e9 < bag.messages[0].stamp_ns < 1000e9  # sim time, not wall time
+    _replay_matches(episode, capsys)
+
+    out = tmp_path / "dataset"
+    assert export_dataset.main([str(episode), "--format", "lerobot", "--out", str(out)]) == 0
+    info = json.loads((out / "meta" / "info.json").read_text())
+    joints = metadata["node_config"]["joint_names"]
+    assert info["features"]["observation.state"] == {"dtype": "float32", "shape": [6], "names": joints}
+    assert info["features"]["action"]["names"] == joints
+    assert info["features"]["observation.images.front"]["shape"][:2] == [96, 96]
+    table = pq.read_table(out / "data" / "chunk-000" / "episode_000000.parquet")
+    assert set(table.column_names) == set(info["features"])
+    frames = bag.count("/camera/image_raw")
+    episodes = [json.loads(line) for line in (out / "meta" / "episodes.jsonl").read_text().splitlines()]
+    assert table.num_rows == info["total_frames"] == episodes[0]["length"] == frames - episodes[0]["dropped_frames"]
+    assert episodes[0]["dropped_frames"] <= 2
+    assert np.all(np.diff(np.asarray(table.column("timestamp").to_pylist())) > 0)
