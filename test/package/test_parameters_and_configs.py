@@ -54,6 +54,9 @@ def test_every_shipped_profile_validates_over_the_defaults(profile: Path) -> Non
         ({"cameras": ["a=/x", "a=/y"]}, "unique camera names"),
         ({"safety.workspace_min": [0.0, 0.0, 2.0]}, "min < max"),
         ({"no_such_parameter": 1}, "unknown parameters"),
+        ({"control_thread_priority": 50, "io_thread_priority": 50}, "io_thread_priority=50: expected below "
+                                                                   "control_thread_priority=50"),
+        ({"io_thread_priority": 10}, "io_thread_priority=10: expected below control_thread_priority=0"),
     ],
 )
 def test_when_value_invalid_expect_error_naming_it(values: dict, message: str) -> None:

@@ -105,3 +105,45 @@ def test_when_sim_clock_jumps_backwards_expect_queue_cleared_and_recovery(joint_
     finally:
         robot.close()
         node.stop()
+
+
+def _child_pids(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return children
+
+
+def test_when_the_inference_process_is_killed_expect_fault_hold_then_reset_resumes(tmp_path) -> None:
+    """A crash in the model's native code kills only the inference process: the node holds and recovers."""
+    import os
+    import signal
+
+    from vla_ros.model.package_builder import build_example_package
+
+    robot = RobotStub("joint_position")
+    robot.positions = HOME.copy()
+    model = build_example_package(tmp_path / "act", "act", seed=0, image_size=(96, 96))
+    node = _node(model, backend="onnxruntime", inference_process=True)
+    try:
+        robot.wait_for_node()
+        robot.instruct("touch the red cube")
+        robot.wait_for_status(lambda s: s.get("state") == "RUNNING", 30, "RUNNING")
+        [worker] = _child_pids(node.process.pid)
+        os.kill(worker, signal.SIGKILL)
+        status = robot.wait_for_status(lambda s: s.get("state") == "FAULT", 20, "FAULT")
+        assert "inference process exited" in status["reason"], status
+        t0 = time.monotonic()
+        wait_until(lambda: len(robot.received.commands_since(t0)) >= 10, 5, "commands while faulted")
+        held = np.array([list(m.data) for m in robot.received.commands_since(t0)])
+        assert np.all(np.abs(held - held[0]) < 1e-9)  # a hold: the same command every period
+        assert node.alive()
+        inferences = status["inferences"]
+        assert robot.call(robot.reset_client).success
+        robot.wait_for_status(lambda s: s.get("state") == "RUNNING" and s["inferences"] > inferences + 2, 30,
+                              "RUNNING on chunks from a new inference process")
+        [new_worker] = _child_pids(node.process.pid)
+        assert new_worker != worker
+    finally:
+        robot.close()
+        node.stop()

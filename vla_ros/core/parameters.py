@@ -63,6 +63,8 @@ SCHEMA: tuple[ParameterSpec, ...] = (
                   "providers), onnxruntime CPU, torch", choices=("auto", "tensorrt", "onnxruntime", "torch")),
     ParameterSpec("inference_threads", 1, "intra-op threads of the inference backend; keep below the core count "
                   "so the control loop keeps a core", min_value=1, max_value=64),
+    ParameterSpec("inference_process", True, "run preprocessing and the model in a child process, so their "
+                  "Python work does not hold the GIL the control thread needs; false = a thread in vla_node"),
     ParameterSpec("warmup_inferences", 2, "inferences run during configure so the first real one is not a cold "
                   "start", min_value=0, max_value=100),
     ParameterSpec("control_rate_hz", _EXECUTION_DEFAULTS.control_rate_hz, "rate at which commands are published",
@@ -80,6 +82,11 @@ SCHEMA: tuple[ParameterSpec, ...] = (
     ParameterSpec("control_thread_priority", 0, "SCHED_FIFO priority of the control thread (1-98, as "
                   "ros2_control's thread_priority); 0 = normal scheduling. Needs rtprio permission, else a warning",
                   min_value=0, max_value=98),
+    ParameterSpec("io_thread_priority", 0, "SCHED_FIFO priority of vla_node's other Python threads (executor, "
+                  "camera reception, and the inference thread when inference_process is true), below "
+                  "control_thread_priority; 0 = normal scheduling. They share the GIL with the control thread: "
+                  "an ordinary process preempting one of them while it holds the GIL would stall the control "
+                  "loop too", min_value=0, max_value=98),
     ParameterSpec("status_rate_hz", 2.0, "rate of /vla/status and /diagnostics (also sent on every state change)",
                   read_only=False, min_value=1.0, max_value=50.0),
     ParameterSpec("joint_limits.urdf", "", "URDF file (or XML text) to take position and velocity limits from "
@@ -144,6 +151,7 @@ class NodeConfig:
     model_path: str
     backend: str
     inference_threads: int
+    inference_process: bool
     warmup_inferences: int
     interface: CommandInterface
     command_topic: str
@@ -155,6 +163,13 @@ class NodeConfig:
     safety: SafetyConfig
     status_rate_hz: float
     control_thread_priority: int = 0
+    io_thread_priority: int = 0
+
+    def __post_init__(self) -> None:
+        if self.io_thread_priority > 0 and self.io_thread_priority >= self.control_thread_priority:
+            # Equal or higher, an I/O thread would keep the control thread off the CPU, not the other way round.
+            raise ConfigError(f"io_thread_priority={self.io_thread_priority}: expected below "
+                              f"control_thread_priority={self.control_thread_priority} (or 0 for normal scheduling)")
 
 
 def validate_value(spec: ParameterSpec, value: object) -> None:
@@ -239,6 +254,7 @@ def build_node_config(values: Mapping[str, object]) -> NodeConfig:
         model_path=str(merged["model_path"]),
         backend=str(merged["backend"]),
         inference_threads=int(merged["inference_threads"]),  # type: ignore[call-overload]
+        inference_process=bool(merged["inference_process"]),
         warmup_inferences=int(merged["warmup_inferences"]),  # type: ignore[call-overload]
         interface=interface,
         command_topic=command_topic,
@@ -250,6 +266,7 @@ def build_node_config(values: Mapping[str, object]) -> NodeConfig:
         safety=safety,
         status_rate_hz=float(merged["status_rate_hz"]),  # type: ignore[arg-type]
         control_thread_priority=int(merged["control_thread_priority"]),  # type: ignore[call-overload]
+        io_thread_priority=int(merged["io_thread_priority"]),  # type: ignore[call-overload]
     )
 
 

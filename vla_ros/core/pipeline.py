@@ -21,6 +21,7 @@ import numpy as np
 
 from vla_ros.commands.trajectory import guard_horizon
 from vla_ros.core.parameters import NodeConfig
+from vla_ros.core.realtime import set_fifo_priority
 from vla_ros.core.types import ActionChunk, CommandInterface, NodeState, Observation, Policy
 from vla_ros.execution import ChunkScheduler, CommandSynthesizer, check_compatible
 from vla_ros.inputs.frames import Frame, FrameStore
@@ -261,6 +262,12 @@ class Pipeline:
 
     # ----- inference thread -----
     def _inference_loop(self) -> None:
+        if self.config.inference_process:
+            # Here the thread only hands observations to the model's process and takes chunks back: short GIL
+            # holds that must not be preempted midway (the control thread would wait), so it runs like the I/O.
+            problem = set_fifo_priority(self.config.io_thread_priority)
+            if problem:
+                self.log.warning(f"inference thread: {problem}")
         while not self._stop.is_set():
             ran = self.run_inference_once(self._clock())
             if not ran:
@@ -273,13 +280,16 @@ class Pipeline:
             if not self._active or self._estop or self._instruction is None or self._inference_error:
                 return False
             instruction = self._instruction
-            measured = None if self._measured is None else self._measured.copy()
             reset_policy, self._policy_needs_reset = self._policy_needs_reset, False
         if reset_policy:
             self.policy.reset()
         frame_set, _why = self.frames.synchronized()
         if frame_set is None:
             return False
+        # The state is read after the frame, so it is at least as new as the frame's arrival: a state published
+        # with the frame (as a simulator does) is never paired with the frame before it.
+        with self._lock:
+            measured = None if self._measured is None else self._measured.copy()
         key = (frame_set.sequence, instruction.instruction_id)
         if key == self._last_inferred:
             return False
@@ -336,6 +346,7 @@ class Pipeline:
                                           "chunk_ready": now, "skipped_steps": float(result.skipped_steps),
                                           "instruction_id": instruction.instruction_id,
                                           "instruction": instruction.text, "period": chunk.period,
+                                          "state": None if measured is None else measured.tolist(),
                                           "semantics": chunk.semantics.value, "targets": targets.tolist()}
 
     # ----- control tick -----

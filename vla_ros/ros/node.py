@@ -2,8 +2,12 @@
 
 It converts messages to numpy, hands them to the pipeline, and publishes what the pipeline decides. Threads:
 - the control loop on its own thread with absolute deadlines (never queued behind executor callbacks);
-- subscriptions and services in one executor callback group, status in another;
-- inference in the pipeline's own Python thread (the model releases the GIL inside onnxruntime/torch).
+- camera reception on a small helper node with its own executor thread;
+- other subscriptions, services and status on the main executor thread;
+- inference in the pipeline's own thread, which hands each observation to the model's process (ProcessPolicy)
+  or, with inference_process false, runs the model itself.
+All of them share the GIL with the control thread; io_thread_priority keeps the others from being preempted
+by ordinary processes while they hold it (the control thread would wait for them).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (
     DurabilityPolicy,
@@ -35,11 +39,13 @@ from std_srvs.srv import Trigger
 from vla_ros.core.config import ConfigError
 from vla_ros.core.parameters import build_node_config
 from vla_ros.core.pipeline import Pipeline
+from vla_ros.core.realtime import set_fifo_priority
 from vla_ros.core.types import CommandInterface, NodeState
 from vla_ros.inputs.cdr import CdrError, parse_compressed_image, parse_image, string_payload_bytes
 from vla_ros.inputs.images import ImageError, decode_compressed_image, decode_raw_image
 from vla_ros.model import create_policy, load_model_package
 from vla_ros.model.options import RuntimeOptions
+from vla_ros.model.process_policy import create_process_policy
 from vla_ros.ros import messages
 from vla_ros.ros.parameters import current_values, declare_schema
 from vla_ros.ros.spin import spin_until_shutdown
@@ -66,6 +72,13 @@ def resolve_model_path(model_path: str) -> Path:
     return candidate
 
 
+def _close_policy(policy: object) -> None:
+    """Stops an inference process (ProcessPolicy); in-process policies have nothing to close."""
+    close = getattr(policy, "close", None)
+    if callable(close):
+        close()
+
+
 class VlaNode(LifecycleNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("vla_node", **kwargs)
@@ -74,6 +87,9 @@ class VlaNode(LifecycleNode):
         self._io_group = MutuallyExclusiveCallbackGroup()
         self._status_group = MutuallyExclusiveCallbackGroup()
         self._entities: list = []
+        self._camera_node = None
+        self._camera_executor: SingleThreadedExecutor | None = None
+        self._camera_thread: threading.Thread | None = None
         self._command_publisher = None
         self._control_thread: threading.Thread | None = None
         self._control_stop = threading.Event()
@@ -107,12 +123,19 @@ class VlaNode(LifecycleNode):
                 raise ConfigError("model_path='': expected a model package directory (parameter model_path)")
             package = load_model_package(resolve_model_path(config.model_path))
             options = RuntimeOptions(intra_op_threads=config.inference_threads)
-            policy, selection = create_policy(package, config.backend, options)
+            if config.inference_process:
+                policy, selection = create_process_policy(package.root, config.backend, options)
+            else:
+                policy, selection = create_policy(package, config.backend, options)
             for backend, why in selection.skipped:
                 self.get_logger().info(f"backend {backend} skipped: {why}")
             self.get_logger().info(f"model {package.name!r} on backend {selection.name} {selection.providers}")
-            pipeline = Pipeline(config, package, policy, selection.name, self.now_s, self.get_logger())
-            pipeline.warm_up(config.warmup_inferences)
+            try:
+                pipeline = Pipeline(config, package, policy, selection.name, self.now_s, self.get_logger())
+                pipeline.warm_up(config.warmup_inferences)
+            except Exception:
+                _close_policy(policy)
+                raise
         except Exception as error:  # any failure leaves the node unconfigured and says why, never crashes it
             self._configure_error = f"configure failed: {type(error).__name__}: {error}"
             self.get_logger().error(self._configure_error)
@@ -132,18 +155,7 @@ class VlaNode(LifecycleNode):
     def _create_io(self, config) -> None:
         pipeline = self.pipeline
         assert pipeline is not None
-        for camera in config.inputs.cameras:
-            # Raw (serialized) images: the pixels are viewed in place rather than copied into an array.array
-            # while the GIL is held (~1 ms per 640x480 frame that the control thread would wait for).
-            if camera.compressed:
-                sub = self.create_subscription(CompressedImage, camera.topic,
-                                               lambda raw, name=camera.name: self._on_compressed(name, raw),
-                                               qos_profile_sensor_data, callback_group=self._io_group, raw=True)
-            else:
-                sub = self.create_subscription(Image, camera.topic,
-                                               lambda raw, name=camera.name: self._on_image(name, raw),
-                                               qos_profile_sensor_data, callback_group=self._io_group, raw=True)
-            self._entities.append(sub)
+        self._start_camera_reception(config)
         self._entities += [
             self.create_subscription(JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data,
                                      callback_group=self._io_group),
@@ -162,6 +174,56 @@ class VlaNode(LifecycleNode):
                                                         config.command_topic, COMMAND_QOS)
         # Per chunk, once: the observation stamp and where the time went until its first command went out.
         self._action_chunk_publisher = self.create_publisher(String, "vla/action_chunk", RELIABLE)
+
+    def _start_camera_reception(self, config) -> None:
+        """Camera subscriptions on their own small node and executor thread.
+
+        On the node's executor a frame waits behind joint-state callbacks and the rebuild of a wait set of every
+        service and subscription: `vla_bench latency` measured about 5 ms more transport than a bare subscriber.
+        The camera executor waits on the camera subscriptions only. Topic names are resolved by vla_node, so its
+        namespace and remappings apply; the helper node takes no command-line arguments, so a launch file's
+        node-name remapping cannot give it vla_node's name.
+        """
+        self._camera_node = rclpy.create_node(f"{self.get_name()}_camera_rx", namespace=self.get_namespace(),
+                                              context=self.context, use_global_arguments=False,
+                                              start_parameter_services=False, enable_rosout=False)
+        for camera in config.inputs.cameras:
+            topic = self.resolve_topic_name(camera.topic)
+            # Raw (serialized) images: the pixels are viewed in place rather than copied into an array.array
+            # while the GIL is held (~1 ms per 640x480 frame that the control thread would wait for).
+            if camera.compressed:
+                self._camera_node.create_subscription(
+                    CompressedImage, topic, lambda raw, name=camera.name: self._on_compressed(name, raw),
+                    qos_profile_sensor_data, raw=True)
+            else:
+                self._camera_node.create_subscription(
+                    Image, topic, lambda raw, name=camera.name: self._on_image(name, raw),
+                    qos_profile_sensor_data, raw=True)
+        self._camera_executor = SingleThreadedExecutor(context=self.context)
+        self._camera_executor.add_node(self._camera_node)
+        self._camera_thread = threading.Thread(target=self._spin_cameras, name="vla_camera_rx", daemon=True)
+        self._camera_thread.start()
+
+    def _spin_cameras(self) -> None:
+        executor = self._camera_executor
+        if self.pipeline is not None:
+            self.raise_thread_priority("camera", self.pipeline.config.io_thread_priority)
+        try:
+            while self.context.ok() and executor is self._camera_executor:
+                executor.spin_once(timeout_sec=0.1)
+        except Exception as error:  # shutdown races end the thread; anything else must be visible
+            if self.context.ok() and executor is self._camera_executor:
+                self.get_logger().error(f"camera reception stopped: {error!r}")
+
+    def _stop_camera_reception(self) -> None:
+        executor, node, thread = self._camera_executor, self._camera_node, self._camera_thread
+        self._camera_executor = self._camera_node = self._camera_thread = None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2.0)
+        if executor is not None:
+            executor.shutdown(timeout_sec=1.0)
+        if node is not None:
+            node.destroy_node()
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         assert self.pipeline is not None
@@ -191,6 +253,8 @@ class VlaNode(LifecycleNode):
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._destroy_io()
+        if self.pipeline is not None:
+            _close_policy(self.pipeline.policy)
         self.pipeline = None
         return TransitionCallbackReturn.SUCCESS
 
@@ -198,10 +262,12 @@ class VlaNode(LifecycleNode):
         self._stop_control()
         if self.pipeline is not None:
             self.pipeline.deactivate()
+            _close_policy(self.pipeline.policy)
         self._destroy_io()
         return TransitionCallbackReturn.SUCCESS
 
     def _destroy_io(self) -> None:
+        self._stop_camera_reception()
         for entity in self._entities:
             if hasattr(entity, "srv_type"):
                 self.destroy_service(entity)
@@ -317,16 +383,15 @@ class VlaNode(LifecycleNode):
                 deadline = now + period
 
     def _raise_control_priority(self) -> None:
-        priority = self.pipeline.config.control_thread_priority if self.pipeline else 0
-        if priority <= 0:
-            return
-        try:
-            # On Linux this applies to the calling thread only: the control loop, not inference or I/O.
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-            self.get_logger().info(f"control thread runs SCHED_FIFO priority {priority}")
-        except (PermissionError, OSError, AttributeError) as error:
-            self.get_logger().warning(f"control_thread_priority={priority} not applied ({error}); grant rtprio "
-                                      "(e.g. /etc/security/limits.conf) or run with CAP_SYS_NICE")
+        self.raise_thread_priority("control", self.pipeline.config.control_thread_priority if self.pipeline else 0)
+
+    def raise_thread_priority(self, thread: str, priority: int) -> None:
+        """SCHED_FIFO for the calling thread; a warning, not a failure, where the OS refuses it."""
+        problem = set_fifo_priority(priority)
+        if problem:
+            self.get_logger().warning(f"{thread} thread: {problem}")
+        elif priority > 0:
+            self.get_logger().info(f"{thread} thread runs SCHED_FIFO priority {priority}")
 
     def _control_tick(self) -> None:
         pipeline = self.pipeline
@@ -427,9 +492,19 @@ def main(args: list[str] | None = None) -> int:
     def stop_threads() -> None:
         if node.pipeline is not None:
             node.pipeline.deactivate()
+            _close_policy(node.pipeline.policy)
 
-    # I/O and status each get an executor thread; control and inference have their own threads.
-    return spin_until_shutdown(node, MultiThreadedExecutor(num_threads=2), stop_threads)
+    # One executor thread for subscriptions, services and status; cameras, control and inference have their own.
+    # A single executor thread can run at io_thread_priority (a thread pool's workers could not).
+    node.raise_thread_priority("executor", io_thread_priority(node))
+    return spin_until_shutdown(node, SingleThreadedExecutor(), stop_threads)
+
+
+def io_thread_priority(node: VlaNode) -> int:
+    """io_thread_priority as configured; 0 when the pair with control_thread_priority is invalid (configure
+    then fails and says why)."""
+    priority = int(node.get_parameter("io_thread_priority").value)
+    return priority if priority < int(node.get_parameter("control_thread_priority").value) else 0
 
 
 if __name__ == "__main__":

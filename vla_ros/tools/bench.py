@@ -77,8 +77,10 @@ def _model_for_bench(work: Path, image_size: tuple[int, int], model_path: str | 
 
 
 def _node_params(model: Path, rate_hz: float, threads: int, priority: int) -> dict[str, Any]:
+    # The shipped robot profiles' pairing: I/O threads 10 below the control thread.
     return {"model_path": str(model), "command_interface": "joint_trajectory", "control_rate_hz": rate_hz,
-            "inference_threads": threads, "control_thread_priority": priority, "safety.image_timeout": 1.0,
+            "inference_threads": threads, "control_thread_priority": priority,
+            "io_thread_priority": max(0, priority - 10), "safety.image_timeout": 1.0,
             "safety.state_timeout": 0.5, "safety.inference_timeout": 5.0}
 
 
@@ -99,10 +101,34 @@ def _measure_bare_timer(rig, stamps: list[float], subscription, rate: float, pri
         timer.stop()
 
 
+def _measure_node(rig, params: dict[str, Any], duration_s: float, period: float) -> dict[str, Any]:
+    from vla_ros.tools.rig import NodeProcess
+
+    node = NodeProcess(params)
+    try:
+        rig.wait_for_node()
+        rig.instruct("touch the red cube")
+        rig.wait_for_status(lambda s: s.get("state") == "RUNNING", 60, "RUNNING")
+        begin = rig.now()
+        time.sleep(duration_s)  # the measurement window
+        end = rig.now()
+        stamps = [_stamp_of(m) for _, m in rig.commands_between(begin, end)]
+        status = rig.last_status()
+    finally:
+        node.stop()
+    return {**_period_errors(stamps, period),
+            "inferences_per_s": status.get("inferences", 0) / max(1e-9, end - begin),
+            "inference_ms": status.get("timings_ms", {}), "stamps": stamps}
+
+
+# --inference: where vla_node runs preprocessing and the model (parameter inference_process).
+PLACEMENTS = {"process": [True], "thread": [False], "both": [True, False]}
+
+
 def run_rate(rates: list[float], duration_s: float, model_path: str | None, threads: int,
-             priority: int, plot_dir: Path | None = None) -> dict[str, Any]:
+             priority: int, plot_dir: Path | None = None, placement: str = "process") -> dict[str, Any]:
     from vla_ros.core.types import CommandInterface
-    from vla_ros.tools.rig import NodeProcess, Rig
+    from vla_ros.tools.rig import Rig
 
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,34 +147,29 @@ def run_rate(rates: list[float], duration_s: float, model_path: str | None, thre
                 baseline_rt, bare_rt_stamps = (
                     _measure_bare_timer(rig, baseline_stamps, baseline_sub, rate, priority, duration_s)
                     if priority > 0 else (None, []))
-                node = NodeProcess(_node_params(model, rate, threads, priority))
-                try:
-                    rig.wait_for_node()
-                    rig.instruct("touch the red cube")
-                    rig.wait_for_status(lambda s: s.get("state") == "RUNNING", 60, "RUNNING")
-                    begin = rig.now()
-                    time.sleep(duration_s)
-                    end = rig.now()
-                    stamps = [_stamp_of(m) for _, m in rig.commands_between(begin, end)]
-                    status = rig.last_status()
-                    with_model = _period_errors(stamps, period)
-                finally:
-                    node.stop()
+                entry: dict[str, Any] = {"bare_timer": baseline, "bare_timer_same_priority": baseline_rt,
+                                         "control_thread_priority": priority}
+                series = {"bare rclpy timer": _signed_errors_ms(bare_stamps, period)}
+                if bare_rt_stamps:
+                    series[f"bare timer, prio {priority}"] = _signed_errors_ms(bare_rt_stamps, period)
+                for in_process in PLACEMENTS[placement]:
+                    params = {**_node_params(model, rate, threads, priority), "inference_process": in_process}
+                    measured = _measure_node(rig, params, duration_s, period)
+                    where = "process" if in_process else "thread"
+                    series[f"vla_node, inference in a {where} (prio {priority})"] = _signed_errors_ms(
+                        measured.pop("stamps"), period)
+                    key = "vla_node_with_inference" if in_process or placement == "thread" else \
+                        "vla_node_with_inference_thread"
+                    entry[key] = {**measured, "inference_process": in_process}
+                    if key == "vla_node_with_inference":
+                        entry["ratio"] = (measured["p99_ms"] / baseline["p99_ms"]) if baseline["p99_ms"] > 0 \
+                            else None
+                    else:
+                        entry["ratio_thread"] = (measured["p99_ms"] / baseline["p99_ms"]) \
+                            if baseline["p99_ms"] > 0 else None
                 if plot_dir is not None:
-                    series = {"bare rclpy timer": _signed_errors_ms(bare_stamps, period),
-                              f"vla_node + inference (prio {priority})": _signed_errors_ms(stamps, period)}
-                    if bare_rt_stamps:
-                        series[f"bare timer, prio {priority}"] = _signed_errors_ms(bare_rt_stamps, period)
                     _plot_period_errors(plot_dir / f"rate_period_error_{rate:g}hz.png", rate, series)
-                results[f"{rate:g}hz"] = {
-                    "bare_timer": baseline,
-                    "bare_timer_same_priority": baseline_rt,
-                    "control_thread_priority": priority,
-                    "vla_node_with_inference": with_model,
-                    "inferences_per_s": status.get("inferences", 0) / max(1e-9, end - begin),
-                    "inference_ms": status.get("timings_ms", {}),
-                    "ratio": with_model["p99_ms"] / baseline["p99_ms"] if baseline["p99_ms"] > 0 else None,
-                }
+                results[f"{rate:g}hz"] = entry
         finally:
             rig.close()
     return results
@@ -177,7 +198,7 @@ def _plot_command_trace(path: Path, commands: list[tuple[float, object]], chunk_
 
 
 def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threads: int,
-                priority: int, plot_dir: Path | None = None) -> dict[str, Any]:
+                priority: int, plot_dir: Path | None = None, inference_process: bool = True) -> dict[str, Any]:
     from std_msgs.msg import String
 
     from vla_ros.core.types import CommandInterface
@@ -185,15 +206,21 @@ def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threa
 
     with tempfile.TemporaryDirectory() as tmp:
         model = _model_for_bench(Path(tmp), (96, 96), model_path)
-        rig = Rig(CommandInterface.JOINT_TRAJECTORY, [f"joint_{i}" for i in range(1, 7)], image_size=(480, 640),
-                  camera_rate_hz=15.0)
+        # The camera and a bare subscriber each get a process of their own, so neither the rig's work nor the
+        # node's is in the reference transport.
+        rig = Rig(CommandInterface.JOINT_TRAJECTORY, [f"joint_{i}" for i in range(1, 7)], camera_rate_hz=None)
+        probe_file = Path(tmp) / "probe.jsonl"
+        probe = NodeProcess({"role": "probe", "output": str(probe_file)}, module="vla_ros.tools.bench_camera")
+        camera = NodeProcess({"role": "camera", "rate_hz": 15.0}, module="vla_ros.tools.bench_camera")
         timings: list[dict] = []
         sub = rig.node.create_subscription(String, "/vla/action_chunk", lambda m: timings.append(json.loads(m.data)),
                                            100)
-        node = NodeProcess(_node_params(model, rate_hz, threads, priority))
+        node = NodeProcess({**_node_params(model, rate_hz, threads, priority),
+                            "inference_process": inference_process})
         try:
             rig.wait_for_node()
             wait_until(lambda: sub.get_publisher_count() > 0, 30, "chunk timing publisher")
+            wait_until(lambda: probe_file.exists() and probe_file.stat().st_size > 0, 30, "probe receiving frames")
             rig.instruct("touch the red cube")
             rig.wait_for_status(lambda s: s.get("state") == "RUNNING", 60, "RUNNING")
             timings.clear()
@@ -205,22 +232,34 @@ def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threa
                 _plot_command_trace(plot_dir / "command_trace.png", window, [s["tick"] for s in samples])
         finally:
             node.stop()
+            camera.stop()
+            probe.stop()
             rig.close()
+        probe_rows = [json.loads(line) for line in probe_file.read_text().splitlines()]
+        probe_arrivals = {round(r["stamp"], 6): r["received"] for r in probe_rows}
     if not samples:
         raise RuntimeError("no chunk timings received")
+    reference = [(probe_arrivals[round(s["obs_stamp"], 6)] - s["obs_stamp"]) * 1e3 for s in samples
+                 if round(s["obs_stamp"], 6) in probe_arrivals]
 
     def series(fn) -> dict[str, Any]:
         return timing_stats([fn(s) for s in samples])
 
     end_to_end = [(s["published"] - s["obs_stamp"]) * 1e3 for s in samples]
     minus_model = [e - s["inference"] for e, s in zip(end_to_end, samples)]
+    tick_wait = [(s["tick"] - s["chunk_ready"]) * 1e3 for s in samples]
     return {
         "camera": "640x480 rgb8 at 15 Hz from another process",
+        "inference_process": inference_process,
         "control_rate_hz": rate_hz,
         "end_to_end": timing_stats(end_to_end),
         "end_to_end_minus_model": timing_stats(minus_model),
+        # What the node adds besides the model and the wait for the next fixed-rate tick (uniform in one period).
+        "end_to_end_minus_model_and_tick_wait": timing_stats([m - w for m, w in zip(minus_model, tick_wait)]),
         "breakdown": {
             "transport": series(lambda s: (s["received"] - s["obs_stamp"]) * 1e3),
+            "transport_to_a_bare_subscriber_same_frames": timing_stats(reference),
+            "ipc_to_inference_process": series(lambda s: s.get("ipc", 0.0)),
             "preprocess": series(lambda s: s["preprocess"]),
             "inference": series(lambda s: s["inference"]),
             "postprocess": series(lambda s: s["postprocess"]),
@@ -298,6 +337,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1, help="inference threads of the node")
     parser.add_argument("--priority", type=int, default=50,
                         help="control_thread_priority (SCHED_FIFO) of the node; 0 = normal scheduling")
+    parser.add_argument("--inference", choices=tuple(PLACEMENTS), default="process",
+                        help="vla_node's inference_process: process, thread, or both in one run (rate)")
     parser.add_argument("--iterations", type=int, default=300, help="iterations (overhead, backends)")
     parser.add_argument("--minutes", type=float, default=10.0, help="soak duration (simulated minutes)")
     parser.add_argument("--messages", type=int, default=10000, help="fuzz messages per topic")
@@ -309,9 +350,12 @@ def _parser() -> argparse.ArgumentParser:
 def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     if args.suite == "rate":
         return run_rate([float(r) for r in args.rates.split(",")], args.duration, args.model, args.threads,
-                        args.priority, args.plot_dir)
+                        args.priority, args.plot_dir, args.inference)
     if args.suite == "latency":
-        return run_latency(args.duration, args.model, args.rate, args.threads, args.priority, args.plot_dir)
+        if args.inference == "both":
+            raise SystemExit("vla_bench latency: --inference both is for the rate suite; run latency once each")
+        return run_latency(args.duration, args.model, args.rate, args.threads, args.priority, args.plot_dir,
+                           inference_process=args.inference == "process")
     if args.suite == "overhead":
         return run_overhead(args.iterations, args.model)
     if args.suite == "backends":

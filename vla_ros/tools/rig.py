@@ -93,7 +93,7 @@ class NodeProcess:
 
 class Rig:
     def __init__(self, interface: CommandInterface, joint_names: list[str], image_size: tuple[int, int] = (96, 96),
-                 camera_rate_hz: float = 30.0, state_rate_hz: float = 100.0,
+                 camera_rate_hz: float | None = 30.0, state_rate_hz: float = 100.0,
                  command_topic: str | None = None) -> None:
         if not rclpy.ok():
             rclpy.init()
@@ -112,7 +112,8 @@ class Rig:
         topic = command_topic or DEFAULT_COMMAND_TOPICS[interface]
         self.command_sub = self.node.create_subscription(MESSAGE_TYPES[interface], topic, self._on_command, 1000)
         self.node.create_subscription(String, "/vla/status", self._on_status, RELIABLE_LATCHED)
-        self.node.create_timer(1.0 / camera_rate_hz, self._publish_image)
+        if camera_rate_hz:  # None: the camera is another process (vla_bench latency's bench_camera)
+            self.node.create_timer(1.0 / camera_rate_hz, self._publish_image)
         self.node.create_timer(1.0 / state_rate_hz, self._publish_state)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
