@@ -112,3 +112,28 @@ def test_when_image_sizes_change_between_frames_expect_each_frame_seen_whole(act
         image = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
         obs = Observation({"front": image}, 1.0, "push the block", np.zeros(6))
         np.testing.assert_array_equal(process_policy.infer(obs), local.infer(obs))
+
+
+def test_when_started_from_a_real_time_thread_expect_the_model_process_at_normal_scheduling(
+        act_package_dir: Path) -> None:
+    """vla_node starts the child from SCHED_FIFO threads; the model's work must not inherit real-time priority."""
+    import threading
+
+    from vla_ros.core.realtime import set_fifo_priority
+
+    started: dict[str, object] = {}
+
+    def start_at_fifo() -> None:
+        started["fifo"] = set_fifo_priority(10) is None
+        started["policy"] = ProcessPolicy(act_package_dir, "onnxruntime", RuntimeOptions())
+
+    thread = threading.Thread(target=start_at_fifo)
+    thread.start()
+    thread.join()
+    policy = started["policy"]
+    try:
+        if not started["fifo"]:
+            pytest.skip("no rtprio rights here: nothing to inherit")
+        assert os.sched_getscheduler(policy.pid) == os.SCHED_OTHER
+    finally:
+        policy.close()

@@ -1,7 +1,7 @@
 """Processes for `vla_bench latency`: a camera and a bare transport probe, each alone in its own process.
 
     python -m vla_ros.tools.bench_camera --ros-args -p role:=camera -p rate_hz:=15.0
-    python -m vla_ros.tools.bench_camera --ros-args -p role:=probe -p output:=/tmp/probe.jsonl
+    python -m vla_ros.tools.bench_camera --ros-args -p role:=probe -p output:=/tmp/probe.jsonl -p priority:=40
 
 camera: publishes 640x480 rgb8 frames on /camera/image_raw, stamped just before publishing as a driver stamps
 at capture. The frames are rendered before the run, so the stamp-to-publish path is only the publish itself.
@@ -20,6 +20,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
+from vla_ros.core.realtime import set_fifo_priority
 from vla_ros.inputs.cdr import parse_image
 from vla_ros.ros.spin import spin_until_shutdown
 from vla_ros.tools.rig import moving_scene
@@ -51,6 +52,7 @@ class TransportProbe(Node):
     def __init__(self) -> None:
         super().__init__("vla_bench_transport_probe")
         self._output = open(str(self.declare_parameter("output", "").value), "a")  # open for the node lifetime
+        self.priority = int(self.declare_parameter("priority", 0).value)
         # Raw, as vla_node subscribes: the same path from the wire into a Python callback.
         self.create_subscription(Image, "/camera/image_raw", self._on_image, qos_profile_sensor_data, raw=True)
 
@@ -67,6 +69,11 @@ def main(args: list[str] | None = None) -> int:
     role = str(probe.declare_parameter("role", "camera").value)
     probe.destroy_node()
     node = TransportProbe() if role == "probe" else BenchCamera()
+    if isinstance(node, TransportProbe):
+        # Like for like with vla_node's camera thread, which runs at io_thread_priority.
+        problem = set_fifo_priority(node.priority)
+        if problem:
+            node.get_logger().warning(problem)
     return spin_until_shutdown(node, SingleThreadedExecutor())
 
 
