@@ -1,25 +1,26 @@
-"""Which recorded joint state vla_node paired with each recorded action chunk's camera frame.
+"""Which joint state vla_replay plays just before each recorded action chunk's camera frame.
 
-vla_node infers with the newest joint state it has when inference starts, and the action-chunk report does not
-say which one that was. On a moving arm (the sim publishes a state every 10 ms, together with each frame) the
-node may or may not have taken in the frame's own state before the frame woke inference: the executor handles
-both when they arrive together in subscription order, not arrival order. A replay that feeds a different state
-gets a different chunk, so vla_replay first finds the recorded state that reproduces each recorded chunk
-(the model run here, on the recorded backend, on the recorded frame and instruction with each candidate
-state near the frame stamp) and then plays exactly that state before the frame.
+vla_node reports in each /vla/action_chunk the joint state the model was given (`"state"`, positions in
+`joint_names` order; vla_ros/core/pipeline.py reads it after taking the frame). Replay plays exactly that
+state before the frame: the recorded joint-state message with those positions (nearest the frame), or, should
+the recorder have dropped it, the nearest recorded message with its positions replaced. A report with
+`"state": null` (the node held no state) gets no state played, only the lock-step wait for its chunk.
 
-A chunk that no candidate reproduces within the tolerance is paired with the frame's own state (header stamp
-equal to the frame's, else the newest before it); the replay then reports its divergence as usual: finding the
-pairing cannot turn a changed model or pipeline into a match.
+Older bags lack `"state"`. For their chunks the state is searched for, as before: the node may or may not have
+taken in the frame's own state before the frame woke inference, so the model is run here (recorded backend,
+frame and instruction) with each recorded state within CANDIDATE_WINDOW_S of the frame stamp, and the one that
+reproduces the recorded chunk is played. A chunk that no candidate reproduces within the tolerance keeps the
+frame's own state (header stamp equal to the frame's, else the newest before it), so the replay still reports
+its divergence: pairing cannot turn a changed model or pipeline into a match.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from vla_ros.recording.bag import BagContents, BagMessage, deserialize
+from vla_ros.recording.bag import BagContents, BagMessage, deserialize, serialize
 from vla_ros.recording.episode import IMAGE_TYPES, JOINT_STATE_TYPE, camera_names, decode_image, stamp_seconds
 
 # States this far before / after a frame are candidates: the first chunk of an instruction is inferred when the
@@ -79,16 +80,55 @@ def _default_state(states: list[_State], stamp: float) -> _State | None:
     return before[-1] if before else (states[0] if states else None)
 
 
+def _reported_state(states: list[_State], reported: list, stamp: float, joint_names: list[str]) -> BagMessage | None:
+    """The recorded joint-state message carrying exactly the reported positions, nearest the frame; else the
+    message nearest the frame with its positions replaced by the reported ones (the recorder dropped it)."""
+    positions = np.asarray(reported, dtype=np.float64)
+    by_distance = sorted(states, key=lambda s: abs(s.stamp - stamp))
+    for state in by_distance:
+        if state.positions.shape == positions.shape and np.array_equal(state.positions, positions):
+            return state.message
+    if not by_distance:
+        return None
+    nearest = by_distance[0].message
+    msg = deserialize(nearest.data, nearest.msgtype)
+    values, names = np.array(msg.position, dtype=np.float64), list(msg.name)
+    if positions.shape != (len(joint_names),) or not set(joint_names) <= set(names):
+        return nearest  # a report that does not fit the recorded joints: the replay shows the divergence
+    values[[names.index(name) for name in joint_names]] = positions
+    data = serialize(replace(msg, position=values), nearest.msgtype)
+    return BagMessage(nearest.topic, nearest.msgtype, nearest.stamp_ns, data)
+
+
 def pair_states(bag: BagContents, chunks: list[dict], package_dir: str, backend: str, tolerance: float
-                ) -> dict[int, BagMessage]:
-    """stamp_key(obs_stamp) -> the recorded joint-state message to play just before that frame."""
+                ) -> dict[int, BagMessage | None]:
+    """stamp_key(obs_stamp) -> the joint-state message to play just before that frame (None: play none, the
+    node held no state). The model is loaded only for chunk reports without "state" (older bags)."""
+    config = bag.metadata.get("node_config") or {}
+    joint_names = list(config.get("joint_names") or [])
+    states = _states(bag, joint_names)
+    pairs: dict[int, BagMessage | None] = {}
+    unreported = []
+    for chunk in chunks:
+        if "state" not in chunk:
+            unreported.append(chunk)
+            continue
+        stamp = float(chunk["obs_stamp"])
+        reported = chunk["state"]
+        pairs[stamp_key(stamp)] = None if reported is None else _reported_state(states, reported, stamp,
+                                                                                  joint_names)
+    if unreported:
+        pairs.update(_search_states(bag, unreported, states, config, package_dir, backend, tolerance))
+    return pairs
+
+
+def _search_states(bag: BagContents, chunks: list[dict], states: list[_State], config: dict, package_dir: str,
+                   backend: str, tolerance: float) -> dict[int, BagMessage]:
+    """Older bags: per chunk, the candidate state with which the model reproduces the recorded targets."""
     from vla_ros.core.types import CommandInterface, Observation
     from vla_ros.execution import CommandSynthesizer
     from vla_ros.model import RuntimeOptions, create_policy, load_model_package
 
-    config = bag.metadata.get("node_config") or {}
-    joint_names = list(config.get("joint_names") or [])
-    states = _states(bag, joint_names)
     package = load_model_package(package_dir)
     policy, _ = create_policy(package, backend=backend, options=RuntimeOptions(intra_op_threads=1))
     synthesizer = CommandSynthesizer(package.semantics, CommandInterface(config.get("command_interface")),

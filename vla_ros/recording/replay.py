@@ -4,7 +4,8 @@ What is compared, and why there are two tolerances:
 - action chunks (/vla/action_chunk), matched by observation stamp: the same camera frame (replayed with its
   original header stamp) and the same joint state through a deterministic model on the same backend give the
   same targets, so these are compared tightly (`tolerance`). Which frames get inferred depends on inference
-  timing, so only stamps present in both runs are compared; none in common is a mismatch.
+  timing, so only stamps present in both runs are compared; none in common is a mismatch. Where both reports
+  carry the joint state the model was given ("state"), a divergence says whether that state differed.
 - commands, matched by time (nearest recorded command within `max_time_offset` of each replayed one): a command
   depends on when each chunk arrived and on tick phase, which replay does not reproduce exactly, so these are
   compared loosely (`command_tolerance`), as a check that the replayed run did the same thing, not bit-exactly.
@@ -70,6 +71,18 @@ def _stamp_key(stamp: float) -> int:
     return round(stamp * 1e6)  # microseconds: stamps go through JSON floats on both sides
 
 
+def _state_note(recorded, replayed) -> str:
+    """Why a chunk diverged when the reports say (their "state": the joint state the model was given)."""
+    if recorded is None or replayed is None:
+        return ""
+    expected, actual = np.asarray(recorded, dtype=np.float64), np.asarray(replayed, dtype=np.float64)
+    if expected.shape != actual.shape:
+        return f"; joint state size {actual.shape} vs recorded {expected.shape}"
+    difference = float(np.max(np.abs(expected - actual))) if expected.size else 0.0
+    return (f"; the node was given another joint state than recorded (max |difference| {difference:.3g})"
+            if difference > 0 else "; same joint state as recorded")
+
+
 def compare_chunks(recorded: list[dict], replayed: list[dict], tolerance: float,
                    result: ReplayComparison) -> None:
     result.chunks_recorded, result.chunks_replayed = len(recorded), len(replayed)
@@ -93,6 +106,7 @@ def compare_chunks(recorded: list[dict], replayed: list[dict], tolerance: float,
                       f"replayed {actual[step, dim]:.6g}") if difference.size else "empty chunk"
         result.max_chunk_error = max(result.max_chunk_error, error)
         if error > tolerance and first is None:
+            detail += _state_note(original.get("state"), chunk.get("state"))
             first = Divergence("chunk", float(chunk["obs_stamp"]), error, tolerance, detail)
     if first is not None:
         result.divergences.append(first)

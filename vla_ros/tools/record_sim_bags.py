@@ -26,10 +26,10 @@ from vla_ros.tools.demo import DemoError, episode_instructions, node_parameters
 
 DEFAULT_MODEL = Path("models/sim_act")
 DEFAULT_SEEDS = (1, 2, 3)
-# Sim seconds per wall second while recording. vla_node infers with the newest joint state at inference
-# start; at half speed the sim's next state (10 ms of sim time later) comes 20 ms of wall time after a camera
-# frame, so the chunk of a frame is, reliably, computed from the state published with that frame. vla_replay
-# reproduces exactly that pairing, so half speed makes the recorded chunks replayable bit for bit.
+# Sim seconds per wall second while recording. Replay does not depend on it (each chunk report carries the
+# joint state the model was given, which vla_replay plays back); at half speed the model, which takes a fixed
+# wall time per chunk, sees more of the frames, as on a faster machine, and the bags stay comparable with the
+# earlier ones.
 DEFAULT_REAL_TIME_FACTOR = 0.5
 SETTLE_S = 0.25  # sim s after a reset before the instruction: a fresh camera frame of the new scene
 

@@ -20,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from vla_ros.recording.bag import BagContents, BagError, BagMessage, read_bag
 from vla_ros.recording.episode import (
     ACTION_CHUNK_TOPIC,
@@ -44,6 +46,8 @@ TAIL_S = 0.3  # sim time kept running after the last one, for the last chunk and
 PRE_PLAY_S = 60.0  # how far before the episode the clock starts while the node comes up
 PAIR_GAP_S = 0.02  # wall s between a frame's paired joint state and the frame: the node takes them in that order
 HOLD_LIMIT_S = 0.15  # longest wait for a frame's chunk before playing on (below the sim profile's state_timeout)
+SETTLE_S = 0.05  # wall s the clock stands at each value of settle_clock()
+TICK_LEAD_S = 0.0015  # the node sees a tick's deadline up to ~3 ms late (clock published every 2 ms, 1 ms polls)
 
 
 class ReplayInputError(RuntimeError):
@@ -91,6 +95,21 @@ def find_recorded_model(model_info: dict, configured: str) -> Path:
                            "is not here; pass --model PATH")
 
 
+def clock_origin(bag: BagContents, command_times, control_period: float) -> float:
+    """Sim time of the episode's start on the replay clock, LEAD_S before the first message, moved back onto the
+    recorded control-tick grid (less TICK_LEAD_S): vla_node restarts its tick schedule, every control period
+    from the clock it reads, on a clock jump (Player.settle_clock makes one to this value), so its commands fall
+    on the recorded commands' times, which the command comparison matches within --max-time-offset."""
+    origin = max(0.0, bag.messages[0].stamp_ns * 1e-9 - LEAD_S)
+    if len(command_times) and control_period > 0:
+        # The recorded grid: the commonest phase (1 ms bins), as a tick can come off the grid (a chunk's start).
+        phases = np.round((np.asarray(command_times, dtype=float) % control_period) * 1e3).astype(int)
+        phase = np.bincount(phases % max(1, round(control_period * 1e3))).argmax() * 1e-3
+        aligned = origin - (origin - phase) % control_period - TICK_LEAD_S
+        origin = aligned if aligned >= 0 else max(0.0, aligned + control_period)  # near sim time 0: a tick later
+    return origin
+
+
 def check_playable(bag: BagContents) -> None:
     kinds = set(bag.topics.values())
     missing = [what for what, ok in (("camera images", bool(kinds & set(IMAGE_TYPES))),
@@ -106,7 +125,7 @@ def check_playable(bag: BagContents) -> None:
 class Player:
     """The replaying process's ROS side: /clock, the recorded inputs, and what the node publishes."""
 
-    def __init__(self, bag: BagContents, command_topic: str, command_type: str) -> None:
+    def __init__(self, bag: BagContents, command_topic: str, command_type: str, origin: float) -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
@@ -150,8 +169,9 @@ class Player:
                                                          raw=True)
         self.node.create_subscription(String, ACTION_CHUNK_TOPIC, self._on_chunk, deep)
         self.node.create_subscription(String, "/vla/status", self._on_status, RELIABLE_LATCHED)
-        self.sim_origin = (time.monotonic(), max(0.0, bag.messages[0].stamp_ns * 1e-9 - LEAD_S))
+        self.sim_origin = (time.monotonic(), origin)
         self.playing = False
+        self.held: float | None = None  # sim time the clock stands at (settle_clock), None: it runs
         self._stop = threading.Event()
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
@@ -164,10 +184,22 @@ class Player:
         wall, sim = self.sim_origin
         if self.playing:
             return sim + (time.monotonic() - wall)
-        # Before playing, the clock runs (the node's sim-time timers and control ticks need it to move) from
-        # well before the episode, stopping short of it; play() then jumps it forward to the episode's start.
-        # ROS time cannot be negative: an episode recorded near sim time 0 starts its clock at 0.
-        return min(max(0.0, sim - PRE_PLAY_S) + (time.monotonic() - wall), sim)
+        # Before playing, the clock runs (the node's sim-time timers, its status among them, and control ticks
+        # need it to move) from well before the episode, past its start if the node is slow to come up (ROS time
+        # cannot be negative, so an episode recorded near sim time 0 leaves little room); settle_clock() then
+        # sets it to the episode's start, where play() goes on.
+        if self.held is not None:
+            return self.held
+        return max(0.0, sim - PRE_PLAY_S) + (time.monotonic() - wall)
+
+    def settle_clock(self, control_period: float) -> None:
+        """Stand the clock at the episode's start with vla_node's control ticks in phase with the recorded ones:
+        held three periods later, then set back to the start, a backward jump of more than two periods, on
+        which the node restarts its tick schedule from the clock it reads (see clock_origin)."""
+        start = self.sim_origin[1]
+        for held in (start + 3 * control_period, start):
+            self.held = held
+            time.sleep(SETTLE_S)  # pacing: the node polls the clock every millisecond
 
     def _publish_clock(self) -> None:
         while not self._stop.wait(0.002):
@@ -198,14 +230,15 @@ class Player:
                 raise ReplayInputError(f"timed out after {timeout:.0f} s waiting for {what}")
             time.sleep(0.005)
 
-    def play(self, pairs: dict[int, BagMessage]) -> None:
+    def play(self, pairs: dict[int, BagMessage | None]) -> None:
         """Publish the inputs at their recorded times. Lock-step where a chunk was recorded: the joint state
-        the node paired with that frame (`pairs`, see vla_ros/recording/pairing.py) goes out just before the
-        message that made the node infer (the frame, or the instruction for a frame already there), and
-        nothing more is played until the node has published that frame's chunk (at most HOLD_LIMIT_S), so the
-        node infers on the recorded frame with the recorded state, whatever the machine's load."""
+        the node was given with that frame (`pairs`: the chunk report's "state", or for older bags the searched
+        one, see vla_ros/recording/pairing.py) goes out just before the message that made the node infer (the
+        frame, or the instruction for a frame already there), and nothing more is played until the node has
+        published that frame's chunk (at most HOLD_LIMIT_S), so the node infers on the recorded frame with the
+        recorded state, whatever the machine's load."""
         self.sim_origin = (time.monotonic(), self.sim_origin[1])
-        self.playing = True
+        self.playing, self.held = True, None
         latest_frame: int | None = None
         instructed = False
         for message in self.inputs:
@@ -219,8 +252,8 @@ class Player:
             awaited = latest_frame if triggers and instructed and latest_frame in pairs else None
             with self.lock:
                 awaited = None if awaited in self.chunk_keys else awaited
-            if awaited is not None:
-                paired = pairs[awaited]
+            paired = pairs[awaited] if awaited is not None else None
+            if paired is not None:
                 self.publishers[paired.topic].publish(paired.data)
                 time.sleep(PAIR_GAP_S)  # pacing between two publications, not a wait for a condition
             self.publishers[message.topic].publish(message.data)
@@ -290,16 +323,19 @@ def replay(args: argparse.Namespace) -> ReplayComparison:
         print(f"vla_replay: warning: model {params['model_path']} differs from the recorded one "
               f"(sha256 {recorded_sha[:12]}...): expect divergence", file=sys.stderr)
     recorded_commands = read_commands(bag)
-    player = Player(bag, recorded_commands.topic, recorded_commands.msgtype)
+    control_period = 1.0 / float(params.get("control_rate_hz") or 50.0)
+    player = Player(bag, recorded_commands.topic, recorded_commands.msgtype,
+                    clock_origin(bag, recorded_commands.times, control_period))
     node = NodeProcess(params)
     try:
-        # While the node starts: which recorded state went with each recorded chunk's frame.
+        # While the node starts: the state each recorded chunk was inferred with (reported, or searched for).
         pairs = pair_states(bag, read_chunks(bag), str(params["model_path"]), str(params.get("backend", "auto")),
                             args.tolerance)
         player.wait(lambda: player.command_sub.get_publisher_count() > 0 or not node.alive(), args.startup_timeout,
                     "vla_node's command publisher")
         player.wait(lambda: player.last_status().get("state") not in (None, "IDLE") or not node.alive(),
                     args.startup_timeout, "vla_node to activate")
+        player.settle_clock(control_period)
         status = player.last_status()
         if not node.alive() or status.get("state") == "FAULT":
             raise ReplayInputError(f"vla_node did not start: {status.get('reason')}\n{node.log()[-2000:]}")

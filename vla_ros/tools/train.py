@@ -3,6 +3,7 @@
     vla_train                              # full run (~10-15 min on 2 CPU cores) into models/sim_act
     vla_train --episodes 40 --steps 200 --out /tmp/quick
     vla_train --dataset DATASET [DATASET ...] --out /tmp/tuned   # on recorded runs (vla_export_dataset)
+    vla_train --init models/sim_act --dataset DATASET --lr 1e-4 --out /tmp/tuned   # fine-tune sim_act on them
 
 Seeded end to end (sim seeds, noise, weight init, batch order). Exit status: 0 = package written,
 2 = export parity failed (no vla.yaml written), 1 = other error.
@@ -11,6 +12,7 @@ Seeded end to end (sim seeds, noise, weight init, batch order). Exit status: 0 =
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_ros.training.dataset import DemoConfig, DemoDataset, generate_demonstrations
-from vla_ros.training.trainer import TrainConfig, export_trained, train_policy
+from vla_ros.training.trainer import TrainConfig, export_trained, load_initial_weights, train_policy
 
 DEFAULT_OUT = Path("models/sim_act")
 
@@ -47,6 +49,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--dataset", type=Path, nargs="+", default=None, metavar="DIR",
                         help="train on LeRobot dataset(s) written by vla_export_dataset instead of generating "
                              "scripted-expert demonstrations (joint-position commands, one camera size)")
+    parser.add_argument("--init", type=Path, default=None, metavar="PACKAGE",
+                        help="fine-tune the torch weights of a package written by vla_train (e.g. models/sim_act) "
+                             "instead of training from scratch; its normalization is kept, and its image size, "
+                             "horizon and control period must match the data's")
     parser.add_argument("--max-minutes", type=float, default=train.max_minutes,
                         help="training time budget; stops early past it (default %(default)s)")
     return parser.parse_args(argv)
@@ -121,11 +127,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         data, demo, data_report = load_data(args, demo, progress)
-    except ValueError as exc:  # TrainingDataError / DatasetConfigError: the message names the folder
+        init = load_initial_weights(args.init, demo) if args.init else None
+    except ValueError as exc:  # TrainingDataError / DatasetConfigError / TrainConfigError: names the folder
         print(f"vla_train: {exc}", file=sys.stderr)
         return 1
+    if init is not None:  # the export rebuilds the package's module, with its kwargs
+        config = dataclasses.replace(config, model_kwargs=init.model_kwargs)
+        data_report["init"] = str(args.init)
     data_seconds = time.monotonic() - started
-    result = train_policy(data, config, demo, log=lambda line: print(line, flush=True))
+    result = train_policy(data, config, demo, log=lambda line: print(line, flush=True), init=init)
     export = export_trained(result, demo, config, args.out, name=args.name,
                             extra_report={"data_seconds": round(data_seconds, 1), "samples": len(data),
                                           **data_report})

@@ -132,19 +132,67 @@ def _evaluate(module: FilmKeypointPolicy, batches: _Batches, batch_size: int) ->
     return total / max(count, 1)
 
 
+@dataclass(frozen=True)
+class InitialWeights:
+    """A trained package's FilmKeypointPolicy to fine-tune: its weights and its normalization (kept)."""
+    module: FilmKeypointPolicy
+    stats: dict[str, list[float]]
+    model_kwargs: dict[str, Any]  # constructor kwargs besides image size, horizon and normalization
+    source: str
+
+
+NORMALIZATION_KWARGS = ("state_mean", "state_std", "offset_scale")
+
+
+def load_initial_weights(package_dir: Path, demo: DemoConfig) -> InitialWeights:
+    """The torch weights of a package written by vla_train (checksums verified), for `train_policy(init=...)`.
+    Raises TrainConfigError naming the package when it is not such a package or does not fit `demo`."""
+    from vla_ros.model import ModelPackageError, load_model_package
+    from vla_ros.model.backends.torch_backend import build_torch_module
+
+    try:
+        package = load_model_package(package_dir)
+        weights = package.manifest.torch
+        if weights is None or weights.module != POLICY_CLASS or package.torch_state_dict_path is None:
+            raise TrainConfigError(f"--init {package_dir}: not a {POLICY_CLASS} package with a state_dict "
+                                   "(vla_train writes those)")
+        kwargs = dict(weights.kwargs)
+        found = {"image_size": [int(s) for s in kwargs.get("image_size", ())], "horizon": package.horizon,
+                 "model_period": package.control_period}
+        wanted = {"image_size": [int(s) for s in demo.image_size], "horizon": demo.horizon,
+                  "model_period": demo.model_period}
+        if differing := [k for k in wanted if found[k] != wanted[k]]:
+            raise TrainConfigError(f"--init {package_dir}: " + ", ".join(
+                f"{k} {found[k]} differs from the data's {wanted[k]}" for k in differing))
+        module = build_torch_module(weights, package.torch_state_dict_path)
+    except ModelPackageError as error:
+        raise TrainConfigError(f"--init {package_dir}: {error}") from error
+    # The package's normalization, as written; the module's buffers (its defaults) where the kwargs omit it.
+    stats = {name: [float(v) for v in kwargs[name]] if kwargs.get(name) is not None
+             else getattr(module, name).tolist() for name in NORMALIZATION_KWARGS}
+    extra = {k: v for k, v in kwargs.items() if k not in ("image_size", "horizon", *NORMALIZATION_KWARGS)}
+    return InitialWeights(module, stats, extra, str(package_dir))
+
+
 def train_policy(data: DemoDataset, config: TrainConfig, demo: DemoConfig,
-                 log: Callable[[str], None] = print) -> TrainResult:
+                 log: Callable[[str], None] = print, init: InitialWeights | None = None) -> TrainResult:
+    """Train a fresh module (normalization from the data), or fine-tune `init` (its normalization kept; pass
+    its model_kwargs in `config` so the export rebuilds the same module)."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
-    stats = normalization_stats(data)
+    stats = normalization_stats(data) if init is None else init.stats
     episodes = np.unique(data.episode)
     held_out = rng.permutation(episodes)[: round(len(episodes) * config.validation_fraction)]
     is_val = np.isin(data.episode, held_out)
     train_set = _Batches(data, np.flatnonzero(~is_val), stats)
     val_set = _Batches(data, np.flatnonzero(is_val), stats) if is_val.any() else None
-    module = FilmKeypointPolicy(image_size=list(demo.image_size), horizon=demo.horizon, **stats,
-                                **config.model_kwargs)
+    if init is None:
+        module = FilmKeypointPolicy(image_size=list(demo.image_size), horizon=demo.horizon, **stats,
+                                    **config.model_kwargs)
+    else:
+        module = init.module
+        log(f"train: fine-tuning {init.source} (its normalization kept)")
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
 
     def learning_rate(step: int) -> float:  # linear warm-up, then cosine decay to 5 %
