@@ -22,7 +22,6 @@ from pathlib import Path
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (
@@ -84,8 +83,6 @@ class VlaNode(LifecycleNode):
         super().__init__("vla_node", **kwargs)
         declare_schema(self)
         self.pipeline: Pipeline | None = None
-        self._io_group = MutuallyExclusiveCallbackGroup()
-        self._status_group = MutuallyExclusiveCallbackGroup()
         self._entities: list = []
         self._camera_node = None
         self._camera_executor: SingleThreadedExecutor | None = None
@@ -101,10 +98,10 @@ class VlaNode(LifecycleNode):
         self._status_publisher = self.create_publisher(String, "vla/status", RELIABLE_LATCHED)
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE)
         self._status_timer = self.create_timer(1.0 / self.get_parameter("status_rate_hz").value,
-                                               self._publish_status, callback_group=self._status_group)
+                                               self._publish_status)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         if self.get_parameter("autostart").value:
-            self._autostart_timer = self.create_timer(0.0, self._autostart, callback_group=self._status_group)
+            self._autostart_timer = self.create_timer(0.0, self._autostart)
 
     # ----- lifecycle -----
     def _autostart(self) -> None:
@@ -157,18 +154,15 @@ class VlaNode(LifecycleNode):
         assert pipeline is not None
         self._start_camera_reception(config)
         self._entities += [
-            self.create_subscription(JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data,
-                                     callback_group=self._io_group),
+            self.create_subscription(JointState, "joint_states", self._on_joint_state, qos_profile_sensor_data),
             # Raw bytes: rclpy would silently replace invalid UTF-8; the pipeline validates it instead.
-            self.create_subscription(String, "vla/instruction", self._on_instruction, RELIABLE,
-                                     callback_group=self._io_group, raw=True),
+            self.create_subscription(String, "vla/instruction", self._on_instruction, RELIABLE, raw=True),
             # E-stop twice: transient-local receives a latched value published before we started, volatile
             # stays compatible with volatile publishers (a TL-only subscription would silently ignore them).
-            self.create_subscription(Bool, "vla/estop", self._on_estop, RELIABLE_LATCHED,
-                                     callback_group=self._io_group),
-            self.create_subscription(Bool, "vla/estop", self._on_estop, RELIABLE, callback_group=self._io_group),
-            self.create_service(Trigger, "~/reset", self._on_reset, callback_group=self._io_group),
-            self.create_service(Trigger, "~/hold", self._on_hold, callback_group=self._io_group),
+            self.create_subscription(Bool, "vla/estop", self._on_estop, RELIABLE_LATCHED),
+            self.create_subscription(Bool, "vla/estop", self._on_estop, RELIABLE),
+            self.create_service(Trigger, "~/reset", self._on_reset),
+            self.create_service(Trigger, "~/hold", self._on_hold),
         ]
         self._command_publisher = self.create_publisher(messages.MESSAGE_TYPES[config.interface],
                                                         config.command_topic, COMMAND_QOS)
