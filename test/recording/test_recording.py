@@ -82,16 +82,31 @@ def test_when_exported_to_lerobot_expect_the_layout_schema_and_row_counts_of_the
     out = tmp_path / "dataset"
     assert export_dataset.main([str(p) for p in recorded] + ["--format", "lerobot", "--out", str(out)]) == 0
     info = json.loads((out / "meta" / "info.json").read_text())
-    episodes = [json.loads(line) for line in (out / "meta" / "episodes.jsonl").read_text().splitlines()]
-    tasks = [json.loads(line) for line in (out / "meta" / "tasks.jsonl").read_text().splitlines()]
-    assert tasks == [{"task_index": 0, "task": INSTRUCTIONS[0]}, {"task_index": 1, "task": INSTRUCTIONS[1]}]
-    assert info["fps"] == 10 and info["total_episodes"] == 2 and info["total_videos"] == 0
-    assert info["features"]["observation.state"] == {"dtype": "float32", "shape": [6], "names": JOINTS}
+    # LeRobot codebase v3.0: episodes and tasks as parquet, dataset-level stats.json.
+    episodes = pq.read_table(out / "meta" / "episodes" / "chunk-000" / "file-000.parquet").to_pylist()
+    tasks = pq.read_table(out / "meta" / "tasks.parquet")
+    assert tasks.column("task_index").to_pylist() == [0, 1]
+    assert tasks.column("__index_level_0__").to_pylist() == INSTRUCTIONS  # the pandas index: the task strings
+    assert json.loads(tasks.schema.metadata[b"pandas"])["index_columns"] == ["__index_level_0__"]
+    assert info["codebase_version"] == "v3.0" and info["video_path"] is None
+    assert info["data_path"] == "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+    assert info["fps"] == 10 and info["total_episodes"] == 2 and info["total_tasks"] == 2
+    assert "total_chunks" not in info and "total_videos" not in info
+    assert info["features"]["observation.state"] == {"dtype": "float32", "shape": [6], "names": JOINTS, "fps": 10}
     assert info["features"]["action"]["shape"] == [6]
     assert info["features"]["observation.images.front"]["dtype"] == "image"
+    stats = json.loads((out / "meta" / "stats.json").read_text())
+    assert set(stats) == set(info["features"])
+    image_stats = stats["observation.images.front"]  # per channel, 0..1, shaped as LeRobot's (3, 1, 1)
+    assert np.asarray(image_stats["mean"]).shape == np.asarray(image_stats["std"]).shape == (3, 1, 1)
+    assert 0.0 <= np.min(image_stats["min"]) <= np.max(image_stats["max"]) <= 1.0
+    assert len(stats["action"]["q99"]) == 6 and stats["index"]["count"] == [info["total_frames"]]
     index = 0
     for episode_index, (bag_path, episode) in enumerate(zip(recorded, episodes)):
-        table = pq.read_table(out / "data" / "chunk-000" / f"episode_{episode_index:06d}.parquet")
+        assert episode["episode_index"] == episode_index and episode["tasks"] == [INSTRUCTIONS[episode_index]]
+        assert (episode["data/chunk_index"], episode["data/file_index"]) == (0, episode_index)
+        table = pq.read_table(out / "data" / "chunk-000" / f"file-{episode_index:03d}.parquet")
+        assert (episode["dataset_from_index"], episode["dataset_to_index"]) == (index, index + table.num_rows)
         assert set(table.column_names) == set(info["features"])
         bag = read_bag(bag_path)
         images = bag.count("/camera/image_raw")
@@ -192,7 +207,7 @@ def test_when_a_written_bag_has_images_expect_one_row_per_frame_with_the_command
     info = json.loads((out / "meta" / "info.json").read_text())
     camera = "camera" if images == "raw" else "wrist"  # from the topic when no cameras parameter is stored
     assert info["features"][f"observation.images.{camera}"]["shape"] == [4, 4, 3]
-    table = pq.read_table(out / "data" / "chunk-000" / "episode_000000.parquet")
+    table = pq.read_table(out / "data" / "chunk-000" / "file-000.parquet")
     assert table.num_rows == 5
     actions = np.asarray(table.column("action").to_pylist())
     np.testing.assert_allclose(actions[:, 0], [0.0, 0.1, 0.2, 0.3, 0.4], atol=1e-6)
@@ -255,7 +270,7 @@ def test_when_an_exported_dataset_is_loaded_for_training_expect_labels_from_the_
     out = tmp_path / "dataset"
     assert export_dataset.main([str(p) for p in recorded] + ["--out", str(out)]) == 0
     data = load_training_data(out, horizon=4, model_period=0.2)
-    table = pq.read_table(out / "data" / "chunk-000" / "episode_000000.parquet")
+    table = pq.read_table(out / "data" / "chunk-000" / "file-000.parquet")
     rows = table.num_rows
     actions = np.asarray(table.column("action").to_pylist(), dtype=np.float32)
     assert data.images.shape[1:] == (96, 96, 3) and data.states.shape[1] == 6

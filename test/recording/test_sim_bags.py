@@ -54,13 +54,14 @@ def test_when_a_sim_episode_is_recorded_expect_it_to_read_back_replay_and_export
     assert export_dataset.main([str(episode), "--format", "lerobot", "--out", str(out)]) == 0
     info = json.loads((out / "meta" / "info.json").read_text())
     joints = metadata["node_config"]["joint_names"]
-    assert info["features"]["observation.state"] == {"dtype": "float32", "shape": [6], "names": joints}
+    assert info["features"]["observation.state"] == {"dtype": "float32", "shape": [6], "names": joints,
+                                                      "fps": info["fps"]}
     assert info["features"]["action"]["names"] == joints
     assert info["features"]["observation.images.front"]["shape"][:2] == [96, 96]
-    table = pq.read_table(out / "data" / "chunk-000" / "episode_000000.parquet")
+    table = pq.read_table(out / "data" / "chunk-000" / "file-000.parquet")
     assert set(table.column_names) == set(info["features"])
     frames = bag.count("/camera/image_raw")
-    episodes = [json.loads(line) for line in (out / "meta" / "episodes.jsonl").read_text().splitlines()]
+    episodes = pq.read_table(out / "meta" / "episodes" / "chunk-000" / "file-000.parquet").to_pylist()
     assert table.num_rows == info["total_frames"] == episodes[0]["length"] == frames - episodes[0]["dropped_frames"]
     assert episodes[0]["dropped_frames"] <= 2
     assert np.all(np.diff(np.asarray(table.column("timestamp").to_pylist())) > 0)

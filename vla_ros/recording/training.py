@@ -13,8 +13,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vla_ros.recording.lerobot import read_episodes, read_tasks
 from vla_ros.training.dataset import MAX_INSTRUCTION_BYTES, DemoDataset, encode_instruction
 
 
@@ -57,13 +59,16 @@ def load_training_data(dataset_dir: Path | str, horizon: int, model_period: floa
     camera = camera or (cameras[0] if cameras else None)
     if camera not in cameras:
         raise TrainingDataError(f"{dataset_dir}: camera {camera!r} not in the dataset (cameras: {cameras})")
-    tasks = {json.loads(line)["task_index"]: json.loads(line)["task"]
-             for line in (dataset_dir / "meta" / "tasks.jsonl").read_text().splitlines()}
+    tasks = read_tasks(dataset_dir)
     images, tokens, states, targets, episode_ids, instructions = [], [], [], [], [], []
-    for episode_index in range(int(info["total_episodes"])):
-        path = dataset_dir / info["data_path"].format(episode_chunk=episode_index // int(info["chunks_size"]),
-                                                      episode_index=episode_index)
+    for episode in read_episodes(dataset_dir):
+        episode_index = int(episode["episode_index"])
+        path = dataset_dir / info["data_path"].format(chunk_index=episode["data/chunk_index"],
+                                                      file_index=episode["data/file_index"])
         table = pq.read_table(path)
+        rows = table.column("index").to_numpy()
+        # One file per episode as exported here; LeRobot's own writer may put several episodes in a file.
+        table = table.filter(pa.array((rows >= episode["dataset_from_index"]) & (rows < episode["dataset_to_index"])))
         n = table.num_rows
         actions = np.asarray(table.column("action").to_pylist(), dtype=np.float32)
         instruction = tasks[int(table.column("task_index")[0].as_py())]
