@@ -107,11 +107,12 @@ def test_when_sim_clock_jumps_backwards_expect_queue_cleared_and_recovery(joint_
         node.stop()
 
 
-def _child_pids(pid: int) -> list[int]:
+def _child_pids(pid: int, module: str) -> list[int]:
+    """vla_node's child processes running `python -m module`."""
     children: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         children += [int(c) for c in (task / "children").read_text().split()]
-    return children
+    return [c for c in children if module in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
 
 
 def test_when_the_inference_process_is_killed_expect_fault_hold_then_reset_resumes(tmp_path) -> None:
@@ -129,7 +130,7 @@ def test_when_the_inference_process_is_killed_expect_fault_hold_then_reset_resum
         robot.wait_for_node()
         robot.instruct("touch the red cube")
         robot.wait_for_status(lambda s: s.get("state") == "RUNNING", 30, "RUNNING")
-        [worker] = _child_pids(node.process.pid)
+        [worker] = _child_pids(node.process.pid, "vla_ros.model.inference_worker")
         os.kill(worker, signal.SIGKILL)
         status = robot.wait_for_status(lambda s: s.get("state") == "FAULT", 20, "FAULT")
         assert "inference process exited" in status["reason"], status
@@ -142,8 +143,41 @@ def test_when_the_inference_process_is_killed_expect_fault_hold_then_reset_resum
         assert robot.call(robot.reset_client).success
         robot.wait_for_status(lambda s: s.get("state") == "RUNNING" and s["inferences"] > inferences + 2, 30,
                               "RUNNING on chunks from a new inference process")
-        [new_worker] = _child_pids(node.process.pid)
+        [new_worker] = _child_pids(node.process.pid, "vla_ros.model.inference_worker")
         assert new_worker != worker
+    finally:
+        robot.close()
+        node.stop()
+
+
+def test_when_the_camera_process_is_killed_expect_stale_image_hold_then_running_on_a_new_one(tmp_path) -> None:
+    """The camera child dying is a camera outage: hold (nothing new to act on), then resume on its own."""
+    import os
+    import signal
+
+    from vla_ros.model.package_builder import build_example_package
+
+    robot = RobotStub("joint_position")
+    robot.positions = HOME.copy()
+    model = build_example_package(tmp_path / "act", "act", seed=0, image_size=(96, 96))
+    node = _node(model, backend="onnxruntime", camera_process=True)
+    try:
+        robot.wait_for_node()
+        robot.instruct("touch the red cube")
+        robot.wait_for_status(lambda s: s.get("state") == "RUNNING", 30, "RUNNING")
+        [receiver] = _child_pids(node.process.pid, "vla_ros.ros.camera_receiver")
+        os.kill(receiver, signal.SIGKILL)
+        status = robot.wait_for_status(lambda s: s.get("state") == "HOLD_STALE_IMAGE", 20, "HOLD_STALE_IMAGE")
+        assert "camera receiver process exited" in status["reason"], status
+        t0 = time.monotonic()
+        wait_until(lambda: len(robot.received.commands_since(t0)) >= 10, 5, "commands while holding")
+        held = np.array([list(m.data) for m in robot.received.commands_since(t0)])
+        assert np.all(np.abs(held - held[0]) < 1e-9)
+        inferences = status["inferences"]
+        robot.wait_for_status(lambda s: s.get("state") == "RUNNING" and s["inferences"] > inferences + 2, 30,
+                              "RUNNING on frames from a new camera process")
+        [new_receiver] = _child_pids(node.process.pid, "vla_ros.ros.camera_receiver")
+        assert new_receiver != receiver and node.alive()
     finally:
         robot.close()
         node.stop()

@@ -36,3 +36,31 @@ def test_bench_overhead_prints_one_json_object_with_timing_fields(joint_model) -
     for key in ("pipeline_excluding_model", "image_decode", "control_tick", "model_only"):
         assert set(document["results"][key]) == {"p50_ms", "p99_ms", "max_ms", "n"}
         assert document["results"][key]["n"] == 30
+
+
+# The rate and latency suites build their own model for 640x480 frames (the session models expect 96x96).
+def test_bench_rate_measures_bare_timer_and_each_camera_placement_in_one_run() -> None:
+    run = subprocess.run([sys.executable, "-m", "vla_ros.tools.bench", "rate", "--json", "--rates", "100",
+                          "--duration", "2", "--camera", "both"],
+                         capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    entry = json.loads(run.stdout)["results"]["100hz"]
+    headline, in_node = entry["vla_node_with_inference"], entry["vla_node_inference_process_camera_thread"]
+    assert headline["camera_process"] is True and in_node["camera_process"] is False
+    for measured in (entry["bare_timer"], headline, in_node):
+        assert {"p50_ms", "p99_ms", "max_ms", "n", "late", "too_late", "publishes"} <= set(measured)
+        assert measured["publishes"] > 100  # about 200 in 2 s: the node published at its rate, not a trickle
+    assert headline["inferences_per_s"] > 0  # the model ran while the rate was measured
+    assert entry["ratio"] == headline["ratio"]
+
+
+def test_bench_latency_reports_each_stage_from_camera_stamp_to_command() -> None:
+    run = subprocess.run([sys.executable, "-m", "vla_ros.tools.bench", "latency", "--json", "--duration", "3"],
+                         capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(run.stdout)["results"]
+    assert results["camera_process"] is True
+    for key in ("end_to_end", "end_to_end_minus_model"):
+        assert results[key]["n"] > 0, key
+    for key in ("transport", "inference", "wait_for_control_tick", "safety_and_publish"):
+        assert results["breakdown"][key]["n"] > 0, key

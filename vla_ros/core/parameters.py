@@ -65,6 +65,9 @@ SCHEMA: tuple[ParameterSpec, ...] = (
                   "so the control loop keeps a core", min_value=1, max_value=64),
     ParameterSpec("inference_process", True, "run preprocessing and the model in a child process, so their "
                   "Python work does not hold the GIL the control thread needs; false = a thread in vla_node"),
+    ParameterSpec("camera_process", True, "receive the cameras in a child process (<node>_camera_rx) that hands "
+                  "frames over in shared memory, so taking ~1 MB messages out of DDS does not hold the GIL the "
+                  "control thread needs; false = a thread in vla_node"),
     ParameterSpec("warmup_inferences", 2, "inferences run during configure so the first real one is not a cold "
                   "start", min_value=0, max_value=100),
     ParameterSpec("control_rate_hz", _EXECUTION_DEFAULTS.control_rate_hz, "rate at which commands are published",
@@ -164,6 +167,7 @@ class NodeConfig:
     status_rate_hz: float
     control_thread_priority: int = 0
     io_thread_priority: int = 0
+    camera_process: bool = True
 
     def __post_init__(self) -> None:
         if self.io_thread_priority > 0 and self.io_thread_priority >= self.control_thread_priority:
@@ -267,6 +271,7 @@ def build_node_config(values: Mapping[str, object]) -> NodeConfig:
         status_rate_hz=float(merged["status_rate_hz"]),  # type: ignore[arg-type]
         control_thread_priority=int(merged["control_thread_priority"]),  # type: ignore[call-overload]
         io_thread_priority=int(merged["io_thread_priority"]),  # type: ignore[call-overload]
+        camera_process=bool(merged["camera_process"]),
     )
 
 

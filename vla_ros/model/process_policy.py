@@ -109,7 +109,7 @@ class ProcessPolicy:
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "vla_ros.model.inference_worker", str(child_end.fileno())],
-                pass_fds=(child_end.fileno(),), env=_worker_environment())
+                pass_fds=(child_end.fileno(),), env=child_environment())
         finally:
             child_end.close()
         self._connection = Connection(parent_end.detach())
@@ -207,8 +207,8 @@ class ProcessPolicy:
         self._receive("during reset")
 
 
-def _worker_environment() -> dict[str, str]:
-    """The caller's environment, with the caller's import path so the child finds this same vla_ros."""
+def child_environment() -> dict[str, str]:
+    """The caller's environment, with the caller's import path so a child process finds this same vla_ros."""
     env = dict(os.environ)
     here = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH", "")) if p)

@@ -2,7 +2,8 @@
 
 It converts messages to numpy, hands them to the pipeline, and publishes what the pipeline decides. Threads:
 - the control loop on its own thread with absolute deadlines (never queued behind executor callbacks);
-- camera reception on a small helper node with its own executor thread;
+- camera reception in a child process (camera_process, the default) that hands frames over in shared memory,
+  read by a small thread here; or on a helper node with its own executor thread in this process;
 - other subscriptions, services and status on the main executor thread;
 - inference in the pipeline's own thread, which hands each observation to the model's process (ProcessPolicy)
   or, with inference_process false, runs the model itself.
@@ -40,12 +41,14 @@ from vla_ros.core.parameters import build_node_config
 from vla_ros.core.pipeline import Pipeline
 from vla_ros.core.realtime import set_fifo_priority
 from vla_ros.core.types import CommandInterface, NodeState
-from vla_ros.inputs.cdr import CdrError, parse_compressed_image, parse_image, string_payload_bytes
-from vla_ros.inputs.images import ImageError, decode_compressed_image, decode_raw_image
+from vla_ros.inputs.cdr import CdrError, string_payload_bytes
+from vla_ros.inputs.images import ImageError
 from vla_ros.model import create_policy, load_model_package
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.process_policy import create_process_policy
 from vla_ros.ros import messages
+from vla_ros.ros.camera_process import CameraProcess
+from vla_ros.ros.camera_receiver import CameraReceiverRequest, CameraTopic, decode_image_message
 from vla_ros.ros.parameters import current_values, declare_schema
 from vla_ros.ros.spin import spin_until_shutdown
 
@@ -87,6 +90,7 @@ class VlaNode(LifecycleNode):
         self._camera_node = None
         self._camera_executor: SingleThreadedExecutor | None = None
         self._camera_thread: threading.Thread | None = None
+        self._camera_process: CameraProcess | None = None
         self._command_publisher = None
         self._control_thread: threading.Thread | None = None
         self._control_stop = threading.Event()
@@ -170,29 +174,35 @@ class VlaNode(LifecycleNode):
         self._action_chunk_publisher = self.create_publisher(String, "vla/action_chunk", RELIABLE)
 
     def _start_camera_reception(self, config) -> None:
-        """Camera subscriptions on their own small node and executor thread.
+        """Camera subscriptions outside the executor that serves joint states and services.
 
         On the node's executor a frame waits behind joint-state callbacks and the rebuild of a wait set of every
         service and subscription: `vla_bench latency` measured about 5 ms more transport than a bare subscriber.
-        The camera executor waits on the camera subscriptions only. Topic names are resolved by vla_node, so its
-        namespace and remappings apply; the helper node takes no command-line arguments, so a launch file's
-        node-name remapping cannot give it vla_node's name.
+        With camera_process (default) a child process subscribes, and the GIL-holding part of taking a frame
+        (rclpy's ~1 MB byte copy, parsing, colour conversion) happens there; otherwise a small helper node here
+        spins on its own thread. Topic names are resolved by vla_node, so its namespace and remappings apply;
+        the helper node takes no command-line arguments, so a launch file's node-name remapping cannot give it
+        vla_node's name.
         """
+        topics = tuple(CameraTopic(camera.name, self.resolve_topic_name(camera.topic), camera.compressed)
+                       for camera in config.inputs.cameras)
+        if config.camera_process:
+            request = CameraReceiverRequest(f"{self.get_name()}_camera_rx", self.get_namespace(), topics,
+                                            config.io_thread_priority)
+            self._camera_process = CameraProcess(request, self._on_shared_frame, self._on_camera_error,
+                                                 self.get_logger(), config.io_thread_priority)
+            self._camera_process.start()
+            return
         self._camera_node = rclpy.create_node(f"{self.get_name()}_camera_rx", namespace=self.get_namespace(),
                                               context=self.context, use_global_arguments=False,
                                               start_parameter_services=False, enable_rosout=False)
-        for camera in config.inputs.cameras:
-            topic = self.resolve_topic_name(camera.topic)
+        for camera in topics:
             # Raw (serialized) images: the pixels are viewed in place rather than copied into an array.array
             # while the GIL is held (~1 ms per 640x480 frame that the control thread would wait for).
-            if camera.compressed:
-                self._camera_node.create_subscription(
-                    CompressedImage, topic, lambda raw, name=camera.name: self._on_compressed(name, raw),
-                    qos_profile_sensor_data, raw=True)
-            else:
-                self._camera_node.create_subscription(
-                    Image, topic, lambda raw, name=camera.name: self._on_image(name, raw),
-                    qos_profile_sensor_data, raw=True)
+            self._camera_node.create_subscription(
+                CompressedImage if camera.compressed else Image, camera.topic,
+                lambda raw, topic=camera: self._on_serialized_image(topic.name, raw, topic.compressed),
+                qos_profile_sensor_data, raw=True)
         self._camera_executor = SingleThreadedExecutor(context=self.context)
         self._camera_executor.add_node(self._camera_node)
         self._camera_thread = threading.Thread(target=self._spin_cameras, name="vla_camera_rx", daemon=True)
@@ -210,6 +220,9 @@ class VlaNode(LifecycleNode):
                 self.get_logger().error(f"camera reception stopped: {error!r}")
 
     def _stop_camera_reception(self) -> None:
+        if self._camera_process is not None:
+            self._camera_process.close()
+            self._camera_process = None
         executor, node, thread = self._camera_executor, self._camera_node, self._camera_thread
         self._camera_executor = self._camera_node = self._camera_thread = None
         if thread is not None and thread is not threading.current_thread():
@@ -274,31 +287,26 @@ class VlaNode(LifecycleNode):
             self._command_publisher = None
 
     # ----- input callbacks -----
-    def _on_image(self, camera: str, serialized: bytes) -> None:
+    def _on_serialized_image(self, camera: str, serialized: bytes, compressed: bool) -> None:
         pipeline = self.pipeline
         if pipeline is None:
             return
         try:
-            msg = parse_image(serialized)
-            if msg.is_bigendian and msg.encoding not in ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC1", "8UC3"):
-                raise ImageError(f"big-endian {msg.encoding} images are not supported")
-            image = decode_raw_image(msg.encoding, msg.height, msg.width, msg.step, msg.data)
+            image, stamp = decode_image_message(serialized, compressed)
         except (ImageError, CdrError) as error:
             pipeline.on_input_error(f"camera {camera!r}: {error}")
             return
-        pipeline.on_image(camera, image, msg.stamp, self.now_s())
+        pipeline.on_image(camera, image, stamp, self.now_s())
 
-    def _on_compressed(self, camera: str, serialized: bytes) -> None:
+    def _on_shared_frame(self, camera: str, image, stamp: float) -> None:
         pipeline = self.pipeline
-        if pipeline is None:
-            return
-        try:
-            msg = parse_compressed_image(serialized)
-            image = decode_compressed_image(msg.format, msg.data)
-        except (ImageError, CdrError) as error:
-            pipeline.on_input_error(f"camera {camera!r}: {error}")
-            return
-        pipeline.on_image(camera, image, msg.stamp, self.now_s())
+        if pipeline is not None:
+            pipeline.on_image(camera, image, stamp, self.now_s())
+
+    def _on_camera_error(self, reason: str) -> None:
+        pipeline = self.pipeline
+        if pipeline is not None:
+            pipeline.on_input_error(reason)
 
     def _on_joint_state(self, msg: JointState) -> None:
         if self.pipeline is not None:
