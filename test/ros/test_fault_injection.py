@@ -181,3 +181,38 @@ def test_when_the_camera_process_is_killed_expect_stale_image_hold_then_running_
     finally:
         robot.close()
         node.stop()
+
+
+def test_when_vla_node_is_killed_expect_its_camera_and_inference_processes_to_exit(tmp_path) -> None:
+    """A SIGKILLed node runs no cleanup: its children must notice on their own and not linger on the robot."""
+    import os
+    import signal
+
+    from vla_ros.model.package_builder import build_example_package
+
+    robot = RobotStub("joint_position")
+    model = build_example_package(tmp_path / "act", "act", seed=0, image_size=(96, 96))
+    node = _node(model, backend="onnxruntime", camera_process=True, inference_process=True)
+    try:
+        robot.wait_for_node()
+        robot.wait_for_status(lambda s: s.get("state") == "HOLD_NO_INSTRUCTION", 30, "configured and holding")
+        children = (_child_pids(node.process.pid, "vla_ros.ros.camera_receiver")
+                    + _child_pids(node.process.pid, "vla_ros.model.inference_worker"))
+        assert len(children) == 2
+        os.kill(node.process.pid, signal.SIGKILL)
+        node.process.wait(timeout=10)
+
+        def all_gone() -> bool:
+            return not any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in children)
+
+        wait_until(all_gone, 10, f"children {children} to exit")
+    finally:
+        robot.close()
+        node.stop()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "Z"

@@ -219,10 +219,13 @@ class VlaNode(LifecycleNode):
             if self.context.ok() and executor is self._camera_executor:
                 self.get_logger().error(f"camera reception stopped: {error!r}")
 
-    def _stop_camera_reception(self) -> None:
+    def close_camera_process(self) -> None:
         if self._camera_process is not None:
             self._camera_process.close()
             self._camera_process = None
+
+    def stop_camera_reception(self) -> None:
+        self.close_camera_process()
         executor, node, thread = self._camera_executor, self._camera_node, self._camera_thread
         self._camera_executor = self._camera_node = self._camera_thread = None
         if thread is not None and thread is not threading.current_thread():
@@ -274,7 +277,7 @@ class VlaNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _destroy_io(self) -> None:
-        self._stop_camera_reception()
+        self.stop_camera_reception()
         for entity in self._entities:
             if hasattr(entity, "srv_type"):
                 self.destroy_service(entity)
@@ -492,6 +495,7 @@ def main(args: list[str] | None = None) -> int:
     node = VlaNode()
 
     def stop_threads() -> None:
+        node.close_camera_process()  # rather than leave the child to notice the closed socket
         if node.pipeline is not None:
             node.pipeline.deactivate()
             _close_policy(node.pipeline.policy)
