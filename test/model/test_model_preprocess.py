@@ -192,3 +192,24 @@ def test_when_state_normalized_then_unnormalized_expect_round_trip(values: list[
     normalized = AffineNormalizer(norm, 3).normalize(x)
     np.testing.assert_allclose(unnormalize(normalized, norm), x, rtol=1e-9, atol=1e-9)
     np.testing.assert_array_equal(normalized[~np.array(mask)], x[~np.array(mask)])
+
+
+@pytest.mark.parametrize("layout", [Layout.NCHW, Layout.NHWC])
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("color_order", [ColorOrder.RGB, ColorOrder.BGR])
+def test_when_normalizing_per_channel_expect_bit_identical_to_the_broadcast_formula(layout, dtype,
+                                                                                   color_order) -> None:
+    """The fast per-channel path must give exactly float32(x) * scale/std - mean/std, in the declared layout."""
+    spec = camera((30, 40), layout=layout, dtype=dtype, color_order=color_order, scale=1 / 255,
+                  mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    image = np.random.default_rng(3).integers(0, 256, size=(30, 40, 3), dtype=np.uint8)
+    pixels = image[..., ::-1] if color_order is ColorOrder.BGR else image
+    std = np.asarray(spec.std, dtype=np.float32)
+    reference = pixels.astype(np.float32) * (np.float32(spec.scale) / std).astype(np.float32) \
+        + (-np.asarray(spec.mean, dtype=np.float32) / std).astype(np.float32)
+    reference = reference.astype(np.dtype(dtype))
+    if layout is Layout.NCHW:
+        reference = reference.transpose(2, 0, 1)
+    tensor = ImagePreprocessor(spec)(image)
+    assert tensor.dtype == np.dtype(dtype) and tensor.flags.c_contiguous
+    np.testing.assert_array_equal(tensor, reference[None])
