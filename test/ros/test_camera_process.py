@@ -164,3 +164,42 @@ def test_when_closed_expect_the_child_process_gone(cameras) -> None:
     assert process.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_when_started_from_a_real_time_thread_expect_only_the_executor_thread_at_the_requested_priority() -> None:
+    """vla_node starts the child from a SCHED_FIFO 40 thread. The child's executor thread gets the requested I/O
+    priority; the threads DDS creates must not inherit real-time scheduling."""
+    from pathlib import Path
+
+    from vla_ros.core.realtime import set_fifo_priority
+
+    collected = Collected()
+    request = CameraReceiverRequest("vla_node_camera_rx", "/", (CameraTopic("front", RAW_TOPIC, False),), 7)
+    process = CameraProcess(request, collected.on_frame, collected.on_error)
+    started: dict[str, bool] = {}
+
+    def start_at_fifo() -> None:
+        started["fifo"] = set_fifo_priority(10) is None
+        process.start()
+
+    thread = threading.Thread(target=start_at_fifo)
+    thread.start()
+    thread.join()
+    try:
+        if not started["fifo"]:
+            pytest.skip("no rtprio rights here: nothing to inherit")
+        pid = process.pid
+
+        def threads() -> list[int]:
+            return [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+
+        # Ready once the executor thread has its priority: it is raised after the subscriptions exist.
+        # (It starts with the inherited FIFO 10.)
+        wait_until(lambda: os.sched_getparam(pid).sched_priority == 7, 30, "the executor thread's priority 7")
+        assert os.sched_getscheduler(pid) == os.SCHED_FIFO
+        others = [tid for tid in threads() if tid != pid]
+        assert others, "DDS threads expected in the child"
+        assert all(os.sched_getscheduler(tid) == os.SCHED_OTHER for tid in others), \
+            {tid: os.sched_getscheduler(tid) for tid in others}
+    finally:
+        process.close()

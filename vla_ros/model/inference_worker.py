@@ -11,7 +11,6 @@ answers ("ready", BackendSelection) or ("error", kind, message). Then, until the
 from __future__ import annotations
 
 import mmap
-import os
 import sys
 import traceback
 from multiprocessing.connection import Connection
@@ -93,22 +92,11 @@ def serve(connection: Connection) -> None:
         connection.send(("ok", np.asarray(actions), dict(policy.last_timings_ms)))
 
 
-def _normal_scheduling() -> None:
-    """A child inherits the real-time policy of the thread that started it (vla_node's executor or inference
-    thread, SCHED_FIFO with io_thread_priority). The model's heavy work must not run real-time: it would hold a
-    core against the node's I/O threads at the same priority and against everything else on the machine."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    except (OSError, AttributeError):
-        pass  # no sched_setscheduler (not Linux): nothing was inherited either
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not args[0].isdigit():
         print("usage: python -m vla_ros.model.inference_worker FD (started by ProcessPolicy)", file=sys.stderr)
         return 2
-    _normal_scheduling()
     connection = Connection(int(args[0]))
     try:
         serve(connection)

@@ -9,7 +9,8 @@ image bytes to a socket (the kernel copies them; the write releases the GIL) and
     actions = policy.infer(observation)   # blocks this thread only; the GIL is free while it waits
     policy.close()
 
-The child is `python -m vla_ros.model.inference_worker FD`: no multiprocessing re-import of the caller's
+The child is `python -m vla_ros.model.inference_worker FD`, started through vla_ros.core.child_process so that
+it and all its threads run at normal scheduling; no multiprocessing re-import of the caller's
 __main__ (rclpy stays out of the child). It exits when its socket closes, so it never outlives the caller.
 Errors keep their meaning: an InputError in the child is an InputError here; anything else, and the child dying,
 raise InferenceWorkerError, which the pipeline treats as a model fault (hold until ~/reset). The next infer()
@@ -22,7 +23,6 @@ import mmap
 import os
 import socket
 import subprocess
-import sys
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from vla_ros.core.child_process import child_command
 from vla_ros.core.types import Observation
 from vla_ros.model.errors import InputError, ModelPackageError
 from vla_ros.model.options import RuntimeOptions
@@ -108,7 +109,7 @@ class ProcessPolicy:
         parent_end, child_end = socket.socketpair()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "vla_ros.model.inference_worker", str(child_end.fileno())],
+                child_command("vla_ros.model.inference_worker", str(child_end.fileno())),
                 pass_fds=(child_end.fileno(),), env=child_environment())
         finally:
             child_end.close()

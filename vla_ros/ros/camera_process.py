@@ -17,13 +17,13 @@ from __future__ import annotations
 import logging
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 import numpy as np
 
+from vla_ros.core.child_process import child_command
 from vla_ros.core.realtime import set_fifo_priority
 from vla_ros.inputs.shared_frames import FrameNotice, FrameSlotReader, SharedFrameError
 from vla_ros.model.process_policy import child_environment
@@ -66,8 +66,7 @@ class CameraProcess:
     def _spawn(self) -> None:
         parent_end, child_end = socket.socketpair()
         try:
-            self._process = subprocess.Popen([sys.executable, "-m", "vla_ros.ros.camera_receiver",
-                                              str(child_end.fileno())],
+            self._process = subprocess.Popen(child_command("vla_ros.ros.camera_receiver", str(child_end.fileno())),
                                              pass_fds=(child_end.fileno(),), env=child_environment())
         finally:
             child_end.close()

@@ -1,4 +1,5 @@
-"""The camera-receiving child of vla_node: `python -m vla_ros.ros.camera_receiver FD` (started by CameraProcess).
+"""The camera-receiving child of vla_node: `python -m vla_ros.ros.camera_receiver FD`, started by CameraProcess
+through vla_ros.core.child_process (normal scheduling for everything but its executor thread).
 
 FD is one end of a socket pair. The first message is a CameraReceiverRequest; the child then runs the helper
 node `<vla_node>_camera_rx` with one subscription per camera (the topic names already resolved by vla_node, so
@@ -103,17 +104,11 @@ class CameraReceiver:
         self.node.destroy_node()
 
 
-def _apply_priority(priority: int) -> None:
-    """The child inherits the scheduling of the vla_node thread that started it; it gets exactly `priority`."""
-    if priority > 0:
-        problem = set_fifo_priority(priority)
-        if problem:
-            print(f"[vla_node camera receiver] {problem}", file=sys.stderr)
-        return
-    try:
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    except (OSError, AttributeError):
-        pass
+def _raise_priority(priority: int) -> None:
+    """This thread only (it runs the executor): vla_node's io_thread_priority, as its camera thread had."""
+    problem = set_fifo_priority(priority)
+    if problem:
+        print(f"[vla_node camera receiver] {problem}", file=sys.stderr)
 
 
 def serve(connection: Connection) -> int:
@@ -121,11 +116,12 @@ def serve(connection: Connection) -> int:
     if not isinstance(request, CameraReceiverRequest):
         print(f"[vla_node camera receiver] expected a CameraReceiverRequest, got {type(request)}", file=sys.stderr)
         return 2
-    _apply_priority(request.priority)
+    # Started through vla_ros.core.child_process: at normal scheduling, so the threads DDS creates now are too.
     rclpy.init(args=[])
     receiver = CameraReceiver(request, connection)
     executor = SingleThreadedExecutor()
     executor.add_node(receiver.node)
+    _raise_priority(request.priority)
     connection.send(("ready", os.getpid()))
     try:
         while rclpy.ok() and receiver.take_releases():

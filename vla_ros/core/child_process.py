@@ -1,0 +1,41 @@
+"""Start a vla_ros child process at normal scheduling, whatever the scheduling of the thread that starts it.
+
+    subprocess.Popen(child_command("vla_ros.model.inference_worker", str(fd)), pass_fds=(fd,))
+    # runs: python -m vla_ros.core.child_process vla_ros.model.inference_worker FD
+
+vla_node starts its children (the model, the cameras) from SCHED_FIFO threads, and a child inherits that
+policy. So would every thread the child creates while importing (numpy's BLAS pool, for one): a real-time
+thread pool doing the model's work would starve everything else on the machine. This module resets the
+policy first, before anything is imported, then runs the child's module as __main__. A child that wants a
+real-time thread raises it itself, for that thread only.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+
+
+def child_command(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "vla_ros.core.child_process", module, *args]
+
+
+def _normal_scheduling() -> None:
+    try:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (OSError, AttributeError):
+        pass  # not Linux: nothing real-time was inherited either
+
+
+def main() -> None:
+    _normal_scheduling()
+    if len(sys.argv) < 2:
+        raise SystemExit("usage: python -m vla_ros.core.child_process MODULE [ARG ...]")
+    module = sys.argv[1]
+    sys.argv = [module, *sys.argv[2:]]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main()
