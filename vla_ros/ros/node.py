@@ -484,9 +484,11 @@ class VlaNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
 
-# The GIL is handed to a waiting thread only every switch interval (5 ms by default): the control timer would
-# wait up to that long behind preprocessing. 0.25 ms bounds that wait (vla_bench rate measures the effect).
-GIL_SWITCH_INTERVAL_S = float(os.environ.get("VLA_GIL_SWITCH_INTERVAL_S", "0.00025"))
+# A thread waiting for the GIL asks its holder to let go only after the switch interval (5 ms by default), so
+# the control thread could wait that long behind any other thread of the node. 0.05 ms bounds that wait: with
+# frames and the model in child processes, it halved the p99 period error against 0.25 ms in four A/B pairs
+# (docs/benchmarks.md).
+GIL_SWITCH_INTERVAL_S = float(os.environ.get("VLA_GIL_SWITCH_INTERVAL_S", "0.00005"))
 
 
 def main(args: list[str] | None = None) -> int:
