@@ -203,3 +203,52 @@ def test_when_started_from_a_real_time_thread_expect_only_the_executor_thread_at
             {tid: os.sched_getscheduler(tid) for tid in others}
     finally:
         process.close()
+
+
+def _start_reliable_receiver(topic: str, collected: Collected) -> CameraProcess:
+    request = CameraReceiverRequest("vla_node_camera_rx", "/", (CameraTopic("front", topic, False),), 0,
+                                    reliable=True)
+    process = CameraProcess(request, collected.on_frame, collected.on_error)
+    process.start()
+    return process
+
+
+def test_when_camera_reliability_is_reliable_expect_frames_from_a_reliable_publisher() -> None:
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    if not rclpy.ok():
+        rclpy.init()
+    topic = f"/camera_process_test_{os.getpid()}/reliable"
+    node = Node(f"camera_process_reliable_{os.getpid()}")
+    publisher = node.create_publisher(Image, topic, QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
+    collected = Collected()
+    process = _start_reliable_receiver(topic, collected)
+    try:
+        wait_until(lambda: publisher.get_subscription_count() > 0, 30, "the reliable subscription")
+        rgb = _scene(480, 640)  # 921,600 bytes: over Fast DDS's default shared-memory segment
+        [(_, image, _), *_] = _publish_until_received(publisher, _raw_message(rgb, "rgb8", 500.0), collected, 500.0)
+        np.testing.assert_array_equal(image, rgb)
+    finally:
+        process.close()
+        node.destroy_node()
+
+
+def test_when_reliable_subscription_meets_a_best_effort_publisher_expect_an_error_saying_so() -> None:
+    """They never match: without the report the node would only show a stale image, not why."""
+    if not rclpy.ok():
+        rclpy.init()
+    topic = f"/camera_process_test_{os.getpid()}/best_effort"
+    node = Node(f"camera_process_best_effort_{os.getpid()}")
+    publisher = node.create_publisher(Image, topic, qos_profile_sensor_data)
+    collected = Collected()
+    process = _start_reliable_receiver(topic, collected)
+    try:
+        def reported() -> bool:
+            with collected.lock:
+                return any("incompatible" in e and "camera_reliability: best_effort" in e for e in collected.errors)
+
+        wait_until(reported, 30, "the incompatible QoS reported")
+        assert publisher.get_subscription_count() == 0
+    finally:
+        process.close()
+        node.destroy_node()

@@ -60,6 +60,8 @@ def test_bench_latency_reports_each_stage_from_camera_stamp_to_command() -> None
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(run.stdout)["results"]
     assert results["camera_process"] is True
+    assert results["camera_fastdds_profile"].endswith("fastdds_large_frames.xml")
+    assert results["chunks_reported"] == results["end_to_end"]["n"] > 0
     for key in ("end_to_end", "end_to_end_minus_model"):
         assert results[key]["n"] > 0, key
     for key in ("transport", "inference", "wait_for_control_tick", "safety_and_publish"):

@@ -80,6 +80,10 @@ SCHEMA: tuple[ParameterSpec, ...] = (
                   "joints in command order; joint_states are reordered by name to this"),
     ParameterSpec("cameras", ["front=/camera/image_raw"], "cameras as name=topic (names as in the model "
                   "manifest); a topic ending in /compressed subscribes sensor_msgs/CompressedImage"),
+    ParameterSpec("camera_reliability", "best_effort", "QoS reliability of the camera subscriptions: best_effort "
+                  "(sensor-data QoS, matches every publisher) or reliable (needs a reliable publisher; no frame is "
+                  "lost to a full shared-memory segment, see config/fastdds_large_frames.xml)",
+                  choices=("best_effort", "reliable")),
     ParameterSpec("camera_sync_tolerance", 0.05, "max spread of camera stamps in one observation, s",
                   min_value=0.0, max_value=1.0),
     ParameterSpec("control_thread_priority", 0, "SCHED_FIFO priority of the control thread (1-98, as "
@@ -168,6 +172,7 @@ class NodeConfig:
     control_thread_priority: int = 0
     io_thread_priority: int = 0
     camera_process: bool = True
+    camera_reliability: str = "best_effort"
 
     def __post_init__(self) -> None:
         if self.io_thread_priority > 0 and self.io_thread_priority >= self.control_thread_priority:
@@ -272,6 +277,7 @@ def build_node_config(values: Mapping[str, object]) -> NodeConfig:
         control_thread_priority=int(merged["control_thread_priority"]),  # type: ignore[call-overload]
         io_thread_priority=int(merged["io_thread_priority"]),  # type: ignore[call-overload]
         camera_process=bool(merged["camera_process"]),
+        camera_reliability=str(merged["camera_reliability"]),
     )
 
 

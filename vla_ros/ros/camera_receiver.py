@@ -22,8 +22,9 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 import rclpy
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 
 from vla_ros.core.realtime import set_fifo_priority
@@ -45,6 +46,22 @@ class CameraReceiverRequest:
     namespace: str
     cameras: tuple[CameraTopic, ...]
     priority: int  # SCHED_FIFO priority of this process (vla_node's io_thread_priority); 0 = normal
+    reliable: bool = False  # camera_reliability: reliable instead of the sensor-data QoS
+
+
+def camera_qos(reliable: bool) -> QoSProfile:
+    """Sensor-data QoS (best effort, matches any publisher), or reliable with the same small history."""
+    if not reliable:
+        return qos_profile_sensor_data
+    return QoSProfile(depth=qos_profile_sensor_data.depth, reliability=ReliabilityPolicy.RELIABLE,
+                      history=HistoryPolicy.KEEP_LAST, durability=DurabilityPolicy.VOLATILE)
+
+
+def incompatible_qos_reason(camera: str, topic: str, reliable: bool) -> str:
+    wanted = "reliable" if reliable else "best_effort"
+    hint = " (a best-effort publisher needs camera_reliability: best_effort)" if reliable else ""
+    return (f"camera {camera!r}: the publisher on {topic} offers a QoS incompatible with the subscription "
+            f"(camera_reliability: {wanted}){hint}; no frames will arrive")
 
 
 def decode_image_message(serialized: bytes, compressed: bool) -> tuple[np.ndarray, float]:
@@ -69,9 +86,16 @@ class CameraReceiver:
         self._writers = {camera.name: FrameSlotWriter(camera.name) for camera in request.cameras}
         for camera in request.cameras:
             message_type = CompressedImage if camera.compressed else Image
+            reason = incompatible_qos_reason(camera.name, camera.topic, request.reliable)
+            events = SubscriptionEventCallbacks(
+                incompatible_qos=lambda _info, name=camera.name, why=reason: self._report(name, why))
             # Raw (serialized) messages: the pixels are viewed in the CDR bytes, not converted to a Python list.
-            self.node.create_subscription(message_type, camera.topic, self._callback(camera), qos_profile_sensor_data,
-                                          raw=True)
+            self.node.create_subscription(message_type, camera.topic, self._callback(camera),
+                                          camera_qos(request.reliable), raw=True, event_callbacks=events)
+
+    def _report(self, camera: str, reason: str) -> None:
+        print(f"[vla_node camera receiver] {reason}", file=sys.stderr)
+        self._connection.send(("error", camera, reason))
 
     def _callback(self, camera: CameraTopic) -> Callable[[bytes], None]:
         return lambda serialized: self._on_frame(camera, serialized)

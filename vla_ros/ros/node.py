@@ -23,6 +23,7 @@ from pathlib import Path
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (
@@ -48,7 +49,13 @@ from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.process_policy import create_process_policy
 from vla_ros.ros import messages
 from vla_ros.ros.camera_process import CameraProcess
-from vla_ros.ros.camera_receiver import CameraReceiverRequest, CameraTopic, decode_image_message
+from vla_ros.ros.camera_receiver import (
+    CameraReceiverRequest,
+    CameraTopic,
+    camera_qos,
+    decode_image_message,
+    incompatible_qos_reason,
+)
 from vla_ros.ros.parameters import current_values, declare_schema
 from vla_ros.ros.spin import spin_until_shutdown
 
@@ -186,9 +193,10 @@ class VlaNode(LifecycleNode):
         """
         topics = tuple(CameraTopic(camera.name, self.resolve_topic_name(camera.topic), camera.compressed)
                        for camera in config.inputs.cameras)
+        reliable = config.camera_reliability == "reliable"
         if config.camera_process:
             request = CameraReceiverRequest(f"{self.get_name()}_camera_rx", self.get_namespace(), topics,
-                                            config.io_thread_priority)
+                                            config.io_thread_priority, reliable)
             self._camera_process = CameraProcess(request, self._on_shared_frame, self._on_camera_error,
                                                  self.get_logger(), config.io_thread_priority)
             self._camera_process.start()
@@ -199,10 +207,12 @@ class VlaNode(LifecycleNode):
         for camera in topics:
             # Raw (serialized) images: the pixels are viewed in place rather than copied into an array.array
             # while the GIL is held (~1 ms per 640x480 frame that the control thread would wait for).
+            reason = incompatible_qos_reason(camera.name, camera.topic, reliable)
             self._camera_node.create_subscription(
                 CompressedImage if camera.compressed else Image, camera.topic,
                 lambda raw, topic=camera: self._on_serialized_image(topic.name, raw, topic.compressed),
-                qos_profile_sensor_data, raw=True)
+                camera_qos(reliable), raw=True, event_callbacks=SubscriptionEventCallbacks(
+                    incompatible_qos=lambda _info, why=reason: self._on_camera_error(why, log=True)))
         self._camera_executor = SingleThreadedExecutor(context=self.context)
         self._camera_executor.add_node(self._camera_node)
         self._camera_thread = threading.Thread(target=self._spin_cameras, name="vla_camera_rx", daemon=True)
@@ -306,7 +316,9 @@ class VlaNode(LifecycleNode):
         if pipeline is not None:
             pipeline.on_image(camera, image, stamp, self.now_s())
 
-    def _on_camera_error(self, reason: str) -> None:
+    def _on_camera_error(self, reason: str, log: bool = False) -> None:
+        if log:
+            self.get_logger().warning(reason)
         pipeline = self.pipeline
         if pipeline is not None:
             pipeline.on_input_error(reason)

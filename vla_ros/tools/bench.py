@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -66,6 +67,18 @@ def _period_errors(stamps: list[float], period: float) -> dict[str, Any]:
 
 def _stamp_of(msg) -> float:
     return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+def large_frames_profile() -> Path | None:
+    """config/fastdds_large_frames.xml of this checkout, else of the installed package; None if neither."""
+    candidates = [Path(__file__).resolve().parents[2] / "config" / "fastdds_large_frames.xml"]
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        candidates.append(Path(get_package_share_directory("vla_ros")) / "config" / "fastdds_large_frames.xml")
+    except Exception:  # not installed through ament: the checkout's copy or nothing
+        pass
+    return next((c for c in candidates if c.exists()), None)
 
 
 def _model_for_bench(work: Path, image_size: tuple[int, int], model_path: str | None) -> Path:
@@ -154,7 +167,8 @@ def run_rate(rates: list[float], duration_s: float, model_path: str | None, thre
                     _measure_bare_timer(rig, baseline_stamps, baseline_sub, rate, priority, duration_s)
                     if priority > 0 else (None, []))
                 entry: dict[str, Any] = {"bare_timer": baseline, "bare_timer_same_priority": baseline_rt,
-                                         "control_thread_priority": priority}
+                                         "control_thread_priority": priority,
+                                         "fastdds_profile": os.environ.get("FASTRTPS_DEFAULT_PROFILES_FILE")}
                 series = {"bare rclpy timer": _signed_errors_ms(bare_stamps, period)}
                 if bare_rt_stamps:
                     series[f"bare timer, prio {priority}"] = _signed_errors_ms(bare_rt_stamps, period)
@@ -219,7 +233,10 @@ def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threa
         probe_file = Path(tmp) / "probe.jsonl"
         probe = NodeProcess({"role": "probe", "output": str(probe_file), "priority": max(0, priority - 10)},
                             module="vla_ros.tools.bench_camera")
-        camera = NodeProcess({"role": "camera", "rate_hz": 15.0}, module="vla_ros.tools.bench_camera")
+        # The camera runs as README's "Camera transport" tells a driver to: with the large-frame Fast DDS profile.
+        profile = large_frames_profile()
+        camera = NodeProcess({"role": "camera", "rate_hz": 15.0}, module="vla_ros.tools.bench_camera",
+                             env={"FASTRTPS_DEFAULT_PROFILES_FILE": str(profile)} if profile else None)
         timings: list[dict] = []
         sub = rig.node.create_subscription(String, "/vla/action_chunk", lambda m: timings.append(json.loads(m.data)),
                                            100)
@@ -259,6 +276,10 @@ def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threa
     tick_wait = [(s["tick"] - s["chunk_ready"]) * 1e3 for s in samples]
     return {
         "camera": "640x480 rgb8 at 15 Hz from another process",
+        "camera_fastdds_profile": str(profile) if profile else None,
+        # Frames that reached the bare subscriber and chunks the node reported: a frame lost in transport shows here.
+        "frames_received_by_reference": len(probe_rows),
+        "chunks_reported": len(samples),
         "inference_process": inference_process,
         "camera_process": camera_process,
         "control_rate_hz": rate_hz,
@@ -391,8 +412,18 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     return run_competence_benchmark(args.episodes)["results"]
 
 
+def _use_large_frames_profile() -> None:
+    """The bench's cameras (the rig in this process, bench_camera) publish 640x480 frames as README's "Camera
+    transport" tells a driver to: with config/fastdds_large_frames.xml, unless the caller chose a profile. Set
+    before rclpy starts here; the processes the bench starts inherit it."""
+    profile = large_frames_profile()
+    if profile is not None:
+        os.environ.setdefault("FASTRTPS_DEFAULT_PROFILES_FILE", str(profile))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    _use_large_frames_profile()
     if args.plot_dir is not None:
         args.plot_dir.mkdir(parents=True, exist_ok=True)
     results = run_suite(args)

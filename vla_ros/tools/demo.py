@@ -27,6 +27,9 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = Path("models/sim_act")
 STRIP_FRAMES = 8
+# Until the node holds for want of an instruction, it has not seen a camera frame and a joint state: the camera
+# child process subscribes a moment after activation, and an episode started before that would lose sim time.
+NOT_READY_STATES = (None, "IDLE", "FAULT", "HOLD_STALE_IMAGE", "HOLD_STALE_STATE")
 
 
 class DemoError(RuntimeError):
@@ -257,7 +260,7 @@ def run_episodes(package_dir: Path, episodes: int, first_seed: int = 1, backend:
             _check_alive(processes)
             status = observer.snapshot("status")
             return (observer.reset_client.service_is_ready() and observer.instruction_pub.get_subscription_count() > 0
-                    and status.get("state") not in (None, "IDLE", "FAULT") and bool(observer.snapshot("episode")))
+                    and status.get("state") not in NOT_READY_STATES and bool(observer.snapshot("episode")))
 
         wait_until(ready, startup_timeout, "vla_sim and vla_node to come up")
         run.backend = str(observer.snapshot("status").get("backend", backend))

@@ -144,13 +144,14 @@ def _wait_sim_time(clock: _SimClock, processes: dict[str, Any], until: float, wh
 
 def _wait_ready(observer, processes: dict[str, Any], timeout: float) -> None:
     """Sim, node and recorder up: the node active, the recorder subscribed and holding the node's parameters."""
+    from vla_ros.tools.demo import NOT_READY_STATES
     from vla_ros.tools.rig import wait_until
 
     def ready() -> bool:
         _check_alive(processes)
         status = observer.snapshot("status")
         return (observer.reset_client.service_is_ready() and bool(observer.snapshot("episode"))
-                and status.get("state") not in (None, "IDLE", "FAULT")
+                and status.get("state") not in NOT_READY_STATES
                 and observer.node.count_subscribers("/vla/action_chunk") > 0
                 and "parameters of vla_node" in processes["vla_record"].log())
 

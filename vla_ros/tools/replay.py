@@ -46,7 +46,7 @@ TAIL_S = 0.3  # sim time kept running after the last one, for the last chunk and
 PRE_PLAY_S = 60.0  # how far before the episode the clock starts while the node comes up
 PAIR_GAP_S = 0.02  # wall s between a frame's paired joint state and the frame: the node takes them in that order
 HOLD_LIMIT_S = 0.15  # longest wait for a frame's chunk before playing on (below the sim profile's state_timeout)
-SETTLE_S = 0.05  # wall s the clock stands at each value of settle_clock()
+SETTLE_S = 0.2  # wall s the clock stands at each value of settle_clock(); the node must see both values
 TICK_LEAD_S = 0.0015  # the node sees a tick's deadline up to ~3 ms late (clock published every 2 ms, 1 ms polls)
 
 
@@ -69,6 +69,10 @@ def node_parameters(bag: BagContents, model: str | None, backend: str | None) ->
                                "it was not recorded by vla_ros recorder_node with vla_node running")
     params = {k: v for k, v in recorded.items() if k not in NOT_REPLAYED and v is not None}
     params.update(use_sim_time=True, autostart=True)
+    # Frames on vla_node's own thread: with the camera child process, about one replay in five put the node's
+    # ticks off the recorded grid (every command outside max_time_offset; cause not found yet). Where frames
+    # are received does not change what the model and the pipeline compute, which is what replay checks.
+    params["camera_process"] = False
     model_info = bag.metadata.get("model") or {}
     if model and not Path(model).exists():
         raise ReplayInputError(f"--model {model}: no such model package")
@@ -335,13 +339,15 @@ def replay(args: argparse.Namespace) -> ReplayComparison:
                     "vla_node's command publisher")
         player.wait(lambda: player.last_status().get("state") not in (None, "IDLE") or not node.alive(),
                     args.startup_timeout, "vla_node to activate")
-        player.settle_clock(control_period)
         status = player.last_status()
         if not node.alive() or status.get("state") == "FAULT":
             raise ReplayInputError(f"vla_node did not start: {status.get('reason')}\n{node.log()[-2000:]}")
+        # Every subscription first: the camera's belongs to vla_node's camera process, whose start-up (a Python
+        # interpreter importing rclpy) would otherwise compete with settle_clock for the CPU.
         for topic, publisher in player.publishers.items():
             player.wait(lambda p=publisher: p.get_subscription_count() > 0, args.startup_timeout,
                         f"vla_node to subscribe to {topic}")
+        player.settle_clock(control_period)
         player.play(pairs)
         if player.late_chunks:
             print(f"vla_replay: warning: {player.late_chunks} frame(s) got no chunk within {HOLD_LIMIT_S} s; their "
