@@ -14,11 +14,21 @@ from __future__ import annotations
 
 import os
 import runpy
+import subprocess
 import sys
 
 
 def child_command(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "vla_ros.core.child_process", module, *args]
+
+
+def wait_or_kill(process: subprocess.Popen, timeout_s: float) -> int:
+    """The child's exit code, after `timeout_s` for it to exit on its own (its socket closed), else SIGKILL."""
+    try:
+        return process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
 
 
 def _normal_scheduling() -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from vla_ros.core.child_process import child_command
+from vla_ros.core.child_process import child_command, wait_or_kill
 from vla_ros.core.types import Observation
 from vla_ros.model.errors import InputError, ModelPackageError
 from vla_ros.model.options import RuntimeOptions
@@ -152,11 +152,7 @@ class ProcessPolicy:
             self._connection.close()  # the child sees EOF and exits
             self._connection = None
         if self._process is not None:
-            try:
-                self._process.wait(timeout=5.0)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            wait_or_kill(self._process, 5.0)
             self._process = None
         self._slots.close()
 

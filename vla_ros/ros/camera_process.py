@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from vla_ros.core.child_process import child_command
+from vla_ros.core.child_process import child_command, wait_or_kill
 from vla_ros.core.realtime import set_fifo_priority
 from vla_ros.inputs.shared_frames import FrameNotice, FrameSlotReader, SharedFrameError
 from vla_ros.model.process_policy import child_environment
@@ -119,13 +119,7 @@ class CameraProcess:
     def _child_exited(self) -> None:
         if self._stop.is_set():
             return
-        code = None
-        if self._process is not None:
-            try:
-                code = self._process.wait(timeout=2.0)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                code = self._process.wait()
+        code = None if self._process is None else wait_or_kill(self._process, 2.0)
         self._close_connection()
         self._reader.close()
         reason = f"camera receiver process exited (code {code}); restarting it"
@@ -144,11 +138,7 @@ class CameraProcess:
         self._thread = None
         self._close_connection()  # the child sees EOF and exits
         if self._process is not None:
-            try:
-                self._process.wait(timeout=5.0)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            wait_or_kill(self._process, 5.0)
             self._process = None
         self._reader.close()
 
