@@ -23,7 +23,7 @@ def test_when_fuzzed_on_every_topic_expect_no_crash_no_unsafe_command_and_recove
     assert results["commands_checked"] > 0
     assert results["unsafe_commands"] == 0
     assert results["responsive_after"]
-    assert results["node_exit_code"] == 0
+    assert results["node_exit_code"] == 0, results.get("node_log_tail")
     assert results["passed"]
 
 

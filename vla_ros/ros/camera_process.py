@@ -133,12 +133,15 @@ class CameraProcess:
 
     def close(self) -> None:
         self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
-        self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2.0)
         self._close_connection()  # the child sees EOF and exits
         if self._process is not None:
             wait_or_kill(self._process, 5.0)
             self._process = None
-        self._reader.close()
+        if thread is None or not thread.is_alive():
+            # A reader thread still inside read() holds a view of a mapping: unmapping it under the view would
+            # raise. The process is ending then anyway.
+            self._reader.close()
 

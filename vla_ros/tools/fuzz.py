@@ -194,4 +194,6 @@ def run_fuzz(messages: int, model_path: str | None = None, seed: int = 0) -> dic
             exit_code = node.stop()
             rig.close()
         results["node_exit_code"] = exit_code
+        if exit_code != 0:  # the node's own account of a failed shutdown, for whoever reads the results
+            results["node_log_tail"] = node.log()[-3000:]
     return results
