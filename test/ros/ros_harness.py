@@ -71,7 +71,8 @@ class RobotStub:
 
     def __init__(self, interface: str, command_topic: str | None = None, image_size: tuple[int, int] = (96, 96),
                  encoding: str = "rgb8", camera_rate_hz: float = 20.0, state_rate_hz: float = 100.0,
-                 joints: list[str] | None = None, sim_clock_start: float | None = None) -> None:
+                 joints: list[str] | None = None, sim_clock_start: float | None = None,
+                 sim_clock_step: float | None = None) -> None:
         from vla_ros.core.parameters import DEFAULT_COMMAND_TOPICS
         from vla_ros.core.types import CommandInterface
 
@@ -99,8 +100,10 @@ class RobotStub:
         self.reset_client = self.node.create_client(Trigger, "/vla_node/reset")
         self.hold_client = self.node.create_client(Trigger, "/vla_node/hold")
         # With sim_clock_start this process owns /clock: sim time advances with wall time from that value and
-        # can be jumped (a simulator reset); every stamp it publishes is sim time.
+        # can be jumped (a simulator reset); every stamp it publishes is sim time. sim_clock_step: sim time
+        # advances in steps of that size, as a stepped simulator's does, so stamps lie on a fixed lattice.
         self.sim_time = sim_clock_start
+        self.sim_clock_step = sim_clock_step
         if sim_clock_start is not None:
             from rosgraph_msgs.msg import Clock
 
@@ -117,7 +120,10 @@ class RobotStub:
     def now(self) -> float:
         if self.sim_time is not None:
             wall_origin, sim_origin = self._sim_origin
-            return sim_origin + (time.monotonic() - wall_origin)
+            elapsed = time.monotonic() - wall_origin
+            if self.sim_clock_step:
+                elapsed = np.floor(elapsed / self.sim_clock_step) * self.sim_clock_step
+            return sim_origin + elapsed
         return self.node.get_clock().now().nanoseconds * 1e-9
 
     def jump_sim_clock(self, to: float) -> None:

@@ -107,6 +107,56 @@ def test_when_sim_clock_jumps_backwards_expect_queue_cleared_and_recovery(joint_
         node.stop()
 
 
+def _grid_offset(stamp: float, reference: float, period: float) -> float:
+    """`stamp - reference` wrapped to [-period/2, period/2): how far off reference's tick grid it lies."""
+    return (stamp - reference + period / 2) % period - period / 2
+
+
+def test_when_sim_clock_leaps_forward_expect_ticks_resume_on_their_grid_and_skips_counted(joint_model) -> None:
+    """A /clock stall (delivery or a paused simulator) reaches the node as a leap forward in sim time.
+
+    The ticks after it must stay on the grid they had: a schedule restarted at "leap + one period" puts every
+    later command between the recorded ones (replay) or off the trajectory controller's expected times.
+    """
+    period = 1.0 / RATE_HZ
+    # A stepped clock (5 ms steps from 1000.0): every tick's stamp is the first step at or after its deadline,
+    # so stamps on one grid share one offset from it, whatever the /clock publisher's wall-time phase.
+    robot = RobotStub("joint_trajectory", sim_clock_start=1000.0, sim_clock_step=0.005)
+    robot.positions = HOME.copy()
+    node = NodeProcess({"model_path": str(joint_model), "command_interface": "joint_trajectory",
+                        "control_rate_hz": RATE_HZ, "joint_names": JOINTS, "use_sim_time": True,
+                        "safety.image_timeout": 1.0, "safety.state_timeout": 0.5})
+
+    def stamps_since(t0: float) -> list[float]:
+        return [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in robot.received.commands_since(t0)]
+
+    try:
+        robot.wait_for_node()
+        robot.instruct("touch the red cube")
+        robot.wait_for_status(lambda s: s.get("state") == "RUNNING", 30, "RUNNING on sim time")
+        t0 = time.monotonic()
+        time.sleep(0.8)
+        before = stamps_since(t0)
+        assert len(before) >= 20
+        reference = before[0]
+        phase_before = float(np.median([_grid_offset(s, reference, period) for s in before]))
+        # Leap 0.3 s forward to half a period off the grid (a step of the clock): a schedule restarted at the
+        # leap would follow it there, 5 or 10 ms off.
+        leap_to = reference + (np.ceil((robot.now() + 0.3 - reference) / period) + 0.5) * period
+        robot.jump_sim_clock(leap_to)
+        t1 = time.monotonic()
+        time.sleep(0.8)
+        after = [s for s in stamps_since(t1) if s >= leap_to][1:]  # the first one is the late tick at the leap
+        assert len(after) >= 20
+        phase_after = float(np.median([_grid_offset(s, reference, period) for s in after]))
+        assert abs(_grid_offset(phase_after, phase_before, period)) < 0.002, (phase_before, phase_after)
+        status = robot.wait_for_status(lambda s: s["stamp"] > leap_to, 5, "status after the leap")
+        assert status["deadlines"]["skipped"] >= 10  # 0.3 s at 50 Hz passed without a tick
+    finally:
+        robot.close()
+        node.stop()
+
+
 def _child_pids(pid: int, module: str) -> list[int]:
     """vla_node's child processes running `python -m module`."""
     children: list[int] = []

@@ -42,6 +42,7 @@ from vla_ros.core.parameters import build_node_config
 from vla_ros.core.pipeline import Pipeline
 from vla_ros.core.realtime import set_fifo_priority
 from vla_ros.core.types import CommandInterface, NodeState
+from vla_ros.execution.tick_schedule import TickSchedule
 from vla_ros.inputs.cdr import CdrError, string_payload_bytes
 from vla_ros.inputs.images import ImageError
 from vla_ros.model import create_policy, load_model_package
@@ -368,20 +369,16 @@ class VlaNode(LifecycleNode):
         """Fixed-rate loop on its own thread, outside the executor.
 
         An executor timer shares its dispatch with image callbacks and the wait-set rebuild; a dedicated thread
-        sleeping to absolute deadlines only waits for the GIL. Deadlines are absolute, so an overrun does not
-        shift later ticks; after a miss of more than a period the schedule restarts instead of bursting.
-        On sim time the deadlines follow /clock, and a backwards jump (simulation reset) restarts them.
+        sleeping to absolute deadlines only waits for the GIL. The deadlines keep their phase through a stall
+        (TickSchedule); on sim time they follow /clock, and a backwards jump (simulation reset) restarts them.
         """
         self._raise_control_priority()
         sim_time = bool(self.get_parameter("use_sim_time").value)
         clock = (lambda: self.get_clock().now().nanoseconds * 1e-9) if sim_time else time.monotonic
-        deadline = clock() + period
+        schedule = TickSchedule(period, clock())
         while not self._control_stop.is_set():
             while True:
-                remaining = deadline - clock()
-                if remaining > 2 * period:  # the clock went backwards (sim reset): restart the schedule
-                    deadline = clock() + period
-                    remaining = period
+                remaining = schedule.remaining(clock())
                 if remaining <= 0 or self._control_stop.is_set():
                     break
                 # Sim time advances in /clock steps: poll it; wall time: sleep the whole remainder.
@@ -394,10 +391,9 @@ class VlaNode(LifecycleNode):
                 if not self.context.ok():
                     break  # shutting down: the publishers are being destroyed under us
                 self.get_logger().error(f"control tick failed: {error!r}", throttle_duration_sec=1.0)
-            deadline += period
-            now = clock()
-            if now - deadline > period or deadline - now > 2 * period:
-                deadline = now + period
+            skipped = schedule.advance(clock())
+            if skipped and self.pipeline is not None:
+                self.pipeline.deadlines.record_skipped(skipped)
 
     def _raise_control_priority(self) -> None:
         self.raise_thread_priority("control", self.pipeline.config.control_thread_priority if self.pipeline else 0)

@@ -14,6 +14,7 @@ class DeadlineMonitor:
 
     late: interval > 1.2 periods (includes the too-late ones); too_late: interval > 2 periods (a whole
     period missed). A clock that jumps back restarts the measurement instead of counting an error.
+    skipped: control deadlines the loop let pass after a stall instead of publishing them back to back.
     `period_errors_ms` keeps the most recent `window` (interval - period) values in milliseconds.
     """
 
@@ -27,6 +28,7 @@ class DeadlineMonitor:
         self.too_late = 0
         self.ticks = 0
         self.clock_jumps = 0
+        self.skipped = 0
         self.worst_error_ms = 0.0
         self.period_errors_ms: deque[float] = deque(maxlen=window)
         self._last: float | None = None
@@ -51,6 +53,10 @@ class DeadlineMonitor:
         if error > self.period:
             self.too_late += 1
 
+    def record_skipped(self, deadlines: int) -> None:
+        """The control loop skipped `deadlines` ticks that passed while it stalled (kept on its grid)."""
+        self.skipped += deadlines
+
     def snapshot(self) -> dict:
         """Counts plus p50/p99/max of |period error| over the recent window (ms), for status/diagnostics."""
         errors = np.abs(np.fromiter(self.period_errors_ms, dtype=float))
@@ -59,4 +65,5 @@ class DeadlineMonitor:
             summary.update(p50_ms=float(np.percentile(errors, 50)), p99_ms=float(np.percentile(errors, 99)),
                            max_ms=float(errors.max()))
         return {"ticks": self.ticks, "late": self.late, "too_late": self.too_late, "clock_jumps": self.clock_jumps,
+                "skipped": self.skipped,
                 "worst_late_ms": self.worst_error_ms, "period_error": summary}

@@ -69,12 +69,6 @@ def node_parameters(bag: BagContents, model: str | None, backend: str | None) ->
                                "it was not recorded by vla_ros recorder_node with vla_node running")
     params = {k: v for k, v in recorded.items() if k not in NOT_REPLAYED and v is not None}
     params.update(use_sim_time=True, autostart=True)
-    # Frames on vla_node's own thread: with the camera child process as a further DDS participant, Fast DDS's
-    # shared-memory transport (LARGE_DATA, SHM) sometimes stopped delivering /clock to the node for up to
-    # 0.3 s as play started, and the node's ticks restarted off the recorded grid (UDPv4: never; root cause
-    # open). Where frames are received does not change what the model and the pipeline compute, which is what
-    # replay checks.
-    params["camera_process"] = False
     model_info = bag.metadata.get("model") or {}
     if model and not Path(model).exists():
         raise ReplayInputError(f"--model {model}: no such model package")
