@@ -52,6 +52,9 @@ def test_bench_rate_measures_bare_timer_and_each_camera_placement_in_one_run() -
         assert measured["publishes"] > 100  # about 200 in 2 s: the node published at its rate, not a trickle
     assert headline["inferences_per_s"] > 0  # the model ran while the rate was measured
     assert entry["ratio"] == headline["ratio"]
+    for measured in (headline, in_node):  # what the node's status counted in the window
+        assert isinstance(measured["holds_entered"], dict) and isinstance(measured["deadlines_skipped"], int)
+        assert all(name.startswith("hold_") for name in measured["holds_entered"])
 
 
 def test_bench_latency_reports_each_stage_from_camera_stamp_to_command() -> None:
@@ -66,3 +69,13 @@ def test_bench_latency_reports_each_stage_from_camera_stamp_to_command() -> None
         assert results[key]["n"] > 0, key
     for key in ("transport", "inference", "wait_for_control_tick", "safety_and_publish"):
         assert results["breakdown"][key]["n"] > 0, key
+
+
+def test_bench_window_counts_only_holds_entered_and_deadlines_skipped_inside_it() -> None:
+    from vla_ros.tools.bench import _events_between
+
+    first = {"safety": {"hold_stale_state": 2, "hold_stale_image": 0, "ticks": 5}, "deadlines": {"skipped": 1}}
+    last = {"safety": {"hold_stale_state": 3, "hold_stale_image": 0, "hold_fault": 1, "ticks": 900},
+            "deadlines": {"skipped": 4}}
+    assert _events_between(first, last) == {"holds_entered": {"hold_stale_state": 1, "hold_fault": 1},
+                                            "deadlines_skipped": 3}

@@ -121,17 +121,27 @@ def _measure_node(rig, params: dict[str, Any], duration_s: float, period: float)
     try:
         rig.wait_for_node()
         rig.instruct("touch the red cube")
-        rig.wait_for_status(lambda s: s.get("state") == "RUNNING", 60, "RUNNING")
+        first = rig.wait_for_status(lambda s: s.get("state") == "RUNNING", 60, "RUNNING")
         begin = rig.now()
         time.sleep(duration_s)  # the measurement window
         end = rig.now()
         stamps = [_stamp_of(m) for _, m in rig.commands_between(begin, end)]
-        status = rig.last_status()
+        status = rig.wait_for_status(lambda s: s.get("stamp", 0.0) >= end, 10, "status after the window")
     finally:
         node.stop()
     return {**_period_errors(stamps, period),
             "inferences_per_s": status.get("inferences", 0) / max(1e-9, end - begin),
-            "inference_ms": status.get("timings_ms", {}), "stamps": stamps}
+            "inference_ms": status.get("timings_ms", {}), **_events_between(first, status), "stamps": stamps}
+
+
+def _events_between(first: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
+    """What the node's status counted during the window: safety holds entered (a stalled camera or joint-state
+    stream shows here even though commands kept flowing) and control deadlines skipped after a stall."""
+    before, after = first.get("safety", {}), last.get("safety", {})
+    holds = {name: after[name] - before.get(name, 0) for name in after
+             if name.startswith("hold_") and after[name] > before.get(name, 0)}
+    skipped = last.get("deadlines", {}).get("skipped", 0) - first.get("deadlines", {}).get("skipped", 0)
+    return {"holds_entered": holds, "deadlines_skipped": skipped}
 
 
 # --inference / --camera: where vla_node runs preprocessing and the model (parameter inference_process) and
