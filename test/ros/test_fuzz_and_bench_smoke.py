@@ -55,6 +55,8 @@ def test_bench_rate_measures_bare_timer_and_each_camera_placement_in_one_run() -
     for measured in (headline, in_node):  # what the node's status counted in the window
         assert isinstance(measured["holds_entered"], dict) and isinstance(measured["deadlines_skipped"], int)
         assert all(name.startswith("hold_") for name in measured["holds_entered"])
+        # Counted from this node's own statuses: a negative count would mean the previous node's was used.
+        assert measured["deadlines_skipped"] >= 0 and all(n > 0 for n in measured["holds_entered"].values())
 
 
 def test_bench_latency_reports_each_stage_from_camera_stamp_to_command() -> None:

@@ -13,7 +13,7 @@ import math
 
 
 class TickSchedule:
-    """Deadlines `first + k * period` on one clock; `remaining(now)` to wait, `advance(now)` after each tick.
+    """Deadlines `first + k * period` on one clock; `remaining(now)` to wait, `advance(now)` as each tick starts.
 
     Counts: `skipped` deadlines that passed during a stall, `restarts` after backwards clock jumps.
     """
@@ -38,13 +38,14 @@ class TickSchedule:
         return remaining
 
     def advance(self, now: float) -> int:
-        """After a tick at `now`: move to the next deadline on the grid after `now`; returns deadlines skipped.
+        """A tick starts at `now` for the current deadline: move to the next one; returns deadlines skipped.
 
-        A tick less than a period late keeps the next deadline (the late tick absorbs the delay); one that
-        is later skips the deadlines already past instead of bursting them out back to back.
+        A tick that starts less than a period late keeps the next deadline (the late tick absorbs the delay);
+        one that starts later skips the deadlines already past instead of bursting them out back to back.
+        How long the tick itself then takes does not matter here (called before it, as rcl_timer_call is).
         """
         self.deadline += self.period
-        if self.deadline - now > 2 * self.period:  # the clock went back during the tick
+        if self.deadline - now > 2 * self.period:  # the clock went back since remaining() looked
             self.restarts += 1
             self.deadline = now + self.period
             return 0

@@ -385,15 +385,17 @@ class VlaNode(LifecycleNode):
                 self._control_stop.wait(min(remaining, 0.001) if sim_time else remaining)
             if self._control_stop.is_set():
                 break
+            # The next deadline is chosen from when this tick starts, as an rcl timer does: a late start skips
+            # the deadlines already past; a slow tick is followed at once by the next one, which is then due.
+            skipped = schedule.advance(clock())
+            if skipped and self.pipeline is not None:
+                self.pipeline.deadlines.record_skipped(skipped)
             try:
                 self._control_tick()
             except Exception as error:  # a bug here must not silently stop the command stream
                 if not self.context.ok():
                     break  # shutting down: the publishers are being destroyed under us
                 self.get_logger().error(f"control tick failed: {error!r}", throttle_duration_sec=1.0)
-            skipped = schedule.advance(clock())
-            if skipped and self.pipeline is not None:
-                self.pipeline.deadlines.record_skipped(skipped)
 
     def _raise_control_priority(self) -> None:
         self.raise_thread_priority("control", self.pipeline.config.control_thread_priority if self.pipeline else 0)

@@ -117,11 +117,14 @@ def _measure_bare_timer(rig, stamps: list[float], subscription, rate: float, pri
 def _measure_node(rig, params: dict[str, Any], duration_s: float, period: float) -> dict[str, Any]:
     from vla_ros.tools.rig import NodeProcess
 
+    started = rig.now()
     node = NodeProcess(params)
     try:
         rig.wait_for_node()
         rig.instruct("touch the red cube")
-        first = rig.wait_for_status(lambda s: s.get("state") == "RUNNING", 60, "RUNNING")
+        # The rig keeps the previous node's last status: only a status stamped after this start is this node's.
+        first = rig.wait_for_status(lambda s: s.get("state") == "RUNNING" and s.get("stamp", 0.0) >= started, 60,
+                                    "RUNNING")
         begin = rig.now()
         time.sleep(duration_s)  # the measurement window
         end = rig.now()
