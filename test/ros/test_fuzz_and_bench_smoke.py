@@ -57,6 +57,9 @@ def test_bench_rate_measures_bare_timer_and_each_camera_placement_in_one_run() -
         assert all(name.startswith("hold_") for name in measured["holds_entered"])
         # Counted from this node's own statuses: a negative count would mean the previous node's was used.
         assert measured["deadlines_skipped"] >= 0 and all(n > 0 for n in measured["holds_entered"].values())
+        alongside = measured["bare_timer_alongside"]  # a bare timer through the same window
+        assert alongside["publishes"] > 100
+        assert 0 <= measured["too_late_while_the_bare_timer_also_stalled"] <= measured["too_late"]
 
 
 def test_bench_latency_reports_each_stage_from_camera_stamp_to_command() -> None:
@@ -81,3 +84,13 @@ def test_bench_window_counts_only_holds_entered_and_deadlines_skipped_inside_it(
             "deadlines": {"skipped": 4}}
     assert _events_between(first, last) == {"holds_entered": {"hold_stale_state": 1, "hold_fault": 1},
                                             "deadlines_skipped": 3}
+
+
+def test_bench_attributes_a_too_late_publish_to_the_machine_only_where_the_bare_timer_stalled_too() -> None:
+    from vla_ros.tools.bench import _coincident_stalls
+
+    period = 0.01
+    node = [0.00, 0.01, 0.02, 0.05, 0.06, 0.07, 0.10, 0.11]  # too late after 0.02 and after 0.07
+    reference = [0.000, 0.010, 0.020, 0.030, 0.041, 0.070, 0.080, 0.090, 0.100, 0.110]  # stalled 0.041-0.070
+    assert _coincident_stalls(node, reference, period) == 1
+    assert _coincident_stalls(node, [i * period for i in range(12)], period) == 0

@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -114,12 +115,23 @@ def _measure_bare_timer(rig, stamps: list[float], subscription, rate: float, pri
         timer.stop()
 
 
-def _measure_node(rig, params: dict[str, Any], duration_s: float, period: float) -> dict[str, Any]:
-    from vla_ros.tools.rig import NodeProcess
+def _measure_node(rig, params: dict[str, Any], duration_s: float, period: float,
+                  alongside: tuple[list[float], Any] | None = None) -> dict[str, Any]:
+    """vla_node's commands in one window. `alongside` (the baseline stamps and their subscription): a bare timer
+    at the control thread's priority runs through the same window, so a stall of the whole machine shows in
+    both and a stall of the node's alone does not."""
+    from vla_ros.tools.rig import NodeProcess, wait_until
 
     started = rig.now()
     node = NodeProcess(params)
+    timer = None
+    if alongside is not None:
+        alongside[0].clear()
+        timer = NodeProcess({"rate_hz": 1.0 / period, "priority": params["control_thread_priority"]},
+                            module="vla_ros.tools.bare_timer")
     try:
+        if alongside is not None:
+            wait_until(lambda: alongside[1].get_publisher_count() > 0, 60, "bare timer alongside")
         rig.wait_for_node()
         rig.instruct("touch the red cube")
         # The rig keeps the previous node's last status: only a status stamped after this start is this node's.
@@ -132,9 +144,27 @@ def _measure_node(rig, params: dict[str, Any], duration_s: float, period: float)
         status = rig.wait_for_status(lambda s: s.get("stamp", 0.0) >= end, 10, "status after the window")
     finally:
         node.stop()
-    return {**_period_errors(stamps, period),
-            "inferences_per_s": status.get("inferences", 0) / max(1e-9, end - begin),
-            "inference_ms": status.get("timings_ms", {}), **_events_between(first, status), "stamps": stamps}
+        if timer is not None:
+            timer.stop()
+    measured = {**_period_errors(stamps, period),
+                "inferences_per_s": status.get("inferences", 0) / max(1e-9, end - begin),
+                "inference_ms": status.get("timings_ms", {}), **_events_between(first, status)}
+    if alongside is not None:
+        reference = sorted(t for t in alongside[0] if begin <= t <= end)
+        measured["bare_timer_alongside"] = _period_errors(reference, period)
+        measured["too_late_while_the_bare_timer_also_stalled"] = _coincident_stalls(stamps, reference, period)
+    return {**measured, "stamps": stamps}
+
+
+def _gaps(times: list[float], longer_than: float) -> list[tuple[float, float]]:
+    return [(a, b) for a, b in pairwise(sorted(times)) if b - a > longer_than]
+
+
+def _coincident_stalls(stamps: list[float], reference: list[float], period: float) -> int:
+    """How many of the node's too-late intervals (> 2 periods) overlap a late interval (> 1.5 periods) of the
+    reference timer: those the machine caused, since a process that shares nothing with the node stalled too."""
+    reference_gaps = _gaps(reference, 1.5 * period)
+    return sum(any(a < rb and ra < b for ra, rb in reference_gaps) for a, b in _gaps(stamps, 2.0 * period))
 
 
 def _events_between(first: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +219,8 @@ def run_rate(rates: list[float], duration_s: float, model_path: str | None, thre
                 for number, (in_process, camera_process) in enumerate(variants):
                     params = {**_node_params(model, rate, threads, priority), "inference_process": in_process,
                               "camera_process": camera_process}
-                    measured = _measure_node(rig, params, duration_s, period)
+                    measured = _measure_node(rig, params, duration_s, period,
+                                             alongside=(baseline_stamps, baseline_sub) if priority > 0 else None)
                     label = f"inference in a {_where(in_process)}, camera in a {_where(camera_process)}"
                     series[f"vla_node, {label} (prio {priority})"] = _signed_errors_ms(measured.pop("stamps"), period)
                     ratio = measured["p99_ms"] / baseline["p99_ms"] if baseline["p99_ms"] > 0 else None
