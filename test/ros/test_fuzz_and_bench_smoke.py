@@ -60,6 +60,7 @@ def test_bench_rate_measures_bare_timer_and_each_camera_placement_in_one_run() -
         alongside = measured["bare_timer_alongside"]  # a bare timer through the same window
         assert alongside["publishes"] > 100
         assert 0 <= measured["too_late_while_the_bare_timer_also_stalled"] <= measured["too_late"]
+        assert measured["ratio_to_bare_timer_alongside"] == measured["p99_ms"] / alongside["p99_ms"]
 
 
 def test_bench_latency_reports_each_stage_from_camera_stamp_to_command() -> None:

@@ -151,7 +151,10 @@ def _measure_node(rig, params: dict[str, Any], duration_s: float, period: float,
                 "inference_ms": status.get("timings_ms", {}), **_events_between(first, status)}
     if alongside is not None:
         reference = sorted(t for t in alongside[0] if begin <= t <= end)
-        measured["bare_timer_alongside"] = _period_errors(reference, period)
+        measured["bare_timer_alongside"] = alongside_errors = _period_errors(reference, period)
+        # The same window: this VM's quiet and busy minutes move both alike (see docs/benchmarks.md).
+        measured["ratio_to_bare_timer_alongside"] = (measured["p99_ms"] / alongside_errors["p99_ms"]
+                                                     if alongside_errors["p99_ms"] > 0 else None)
         measured["too_late_while_the_bare_timer_also_stalled"] = _coincident_stalls(stamps, reference, period)
     return {**measured, "stamps": stamps}
 
