@@ -190,6 +190,8 @@ def run_fuzz(messages: int, model_path: str | None = None, seed: int = 0) -> dic
             results["crashes"] = 0 if node.process.poll() is None else 1
             results["passed"] = (results["crashes"] == 0 and results["unsafe_commands"] == 0
                                  and results["responsive_after"])
+        except TimeoutError as error:  # a node that never came up or stopped answering: say what it logged
+            raise TimeoutError(f"{error}\n--- vla_node log (tail) ---\n{node.log()[-3000:]}") from error
         finally:
             exit_code = node.stop()
             rig.close()
