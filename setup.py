@@ -14,14 +14,14 @@ HERE = Path(__file__).resolve().parent
 EXECUTABLES = {
     "vla_node": "vla_ros.ros.node:main",
     "vla_instruct": "vla_ros.ros.instruct:main",
-    "vla_sim": "vla_ros.ros.sim_node:main",
-    "vla_demo": "vla_ros.tools.demo:main",
-    "vla_export": "vla_ros.tools.export:main",
-    "vla_bench": "vla_ros.tools.bench:main",
-    "vla_train": "vla_ros.tools.train:main",
-    "vla_replay": "vla_ros.tools.replay:main",
-    "vla_export_dataset": "vla_ros.tools.export_dataset:main",
-    "vla_record": "vla_ros.ros.recorder_node:main",
+    "vla_sim": "vla_ros.sim.node:main",
+    "vla_demo": "vla_ros.sim.demo:main",
+    "vla_export": "vla_ros.training.export_cli:main",
+    "vla_bench": "vla_ros.bench.cli:main",
+    "vla_train": "vla_ros.training.cli:main",
+    "vla_replay": "vla_ros.recording.replay_runner:main",
+    "vla_export_dataset": "vla_ros.recording.export_dataset:main",
+    "vla_record": "vla_ros.recording.node:main",
 }
 
 

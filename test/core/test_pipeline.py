@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from vla_ros.core.parameters import build_node_config
-from vla_ros.core.pipeline import Pipeline, PipelineError
 from vla_ros.core.types import NodeState
 from vla_ros.model import create_policy, load_model_package
 from vla_ros.model.options import RuntimeOptions
+from vla_ros.pipeline.pipeline import Pipeline, PipelineError
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "act_example"
 JOINTS = [f"joint_{i}" for i in range(1, 7)]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vla_ros.tools import demo
+from vla_ros.sim import demo
 from vla_ros.training.dataset import DemoConfig, generate_demonstrations
 from vla_ros.training.trainer import TrainConfig, export_trained, train_policy
 
@@ -50,7 +50,7 @@ def test_when_running_two_episodes_expect_lines_summary_and_outputs(tiny_package
 
 
 def test_when_competence_asked_for_no_episodes_expect_error_naming_episodes() -> None:
-    from vla_ros.tools.competence import run_competence_benchmark
+    from vla_ros.bench.competence import run_competence_benchmark
 
     with pytest.raises(ValueError, match="episodes"):
         run_competence_benchmark(0)

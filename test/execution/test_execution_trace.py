@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vla_ros.bench.trace import render_trace_png, simulate_trace
 from vla_ros.core.config import Blending, ExecutionConfig
-from vla_ros.execution.trace import render_trace_png, simulate_trace
 
 
 def test_when_crossfading_expect_smaller_boundary_steps_than_a_hard_switch_on_the_same_chunks() -> None:

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from vla_ros.model.package_builder import build_example_package
+from vla_ros.training.package_builder import build_example_package
 
 torch.set_num_threads(1)  # the test machine is shared; the models are tiny anyway
 

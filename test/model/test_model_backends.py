@@ -19,8 +19,8 @@ from vla_ros.model import (
     create_policy,
     load_model_package,
 )
-from vla_ros.model.export import cosine_similarity, random_observations
-from vla_ros.model.package_builder import build_torch_package
+from vla_ros.training.export import cosine_similarity, random_observations
+from vla_ros.training.package_builder import build_torch_package
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 TEST_MODULES = "vla_model_test_modules"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vla_ros.tools.bench_backends import run_backends_benchmark
+from vla_ros.bench.backends import run_backends_benchmark
 
 
 def test_when_backends_benchmarked_expect_suite_shape_with_ratios_and_parity(act_package_dir: Path) -> None:

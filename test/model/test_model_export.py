@@ -14,10 +14,10 @@ import yaml
 from vla_ros.core.types import ActionSemantics
 from vla_ros.model import load_model_package
 from vla_ros.model.errors import BackendUnavailable
-from vla_ros.model.export import REPORT_FILE, export_package
 from vla_ros.model.package import sha256_file
-from vla_ros.model.package_builder import example_draft
-from vla_ros.tools.export import main as vla_export_main
+from vla_ros.training.export import REPORT_FILE, export_package
+from vla_ros.training.export_cli import main as vla_export_main
+from vla_ros.training.package_builder import example_draft
 
 DIVERGENT = "vla_model_test_modules:ExportDivergentActPolicy"
 
@@ -45,7 +45,7 @@ def write_draft_dir(tmp_path: Path, module: str) -> Path:
 
 def test_when_cli_exports_a_draft_expect_package_with_matching_sha256(tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    draft_path = write_draft_dir(tmp_path, "vla_ros.model.families.act_chunk:ActChunkPolicy")
+    draft_path = write_draft_dir(tmp_path, "vla_ros.training.families.act_chunk:ActChunkPolicy")
     out = tmp_path / "pkg"
     assert vla_export_main([str(draft_path), "--out", str(out), "--samples", "3", "--tensorrt", "off"]) == 0
     assert "PASS onnxruntime" in capsys.readouterr().out
@@ -98,7 +98,7 @@ def test_when_draft_is_invalid_expect_exit_status_1(tmp_path: Path, capsys: pyte
 
 @pytest.mark.skipif(__import__("importlib").util.find_spec("tensorrt") is not None, reason="TensorRT present")
 def test_when_tensorrt_is_required_but_missing_expect_backend_unavailable(tmp_path: Path) -> None:
-    from vla_ros.model.families.act_chunk import ActChunkPolicy
+    from vla_ros.training.families.act_chunk import ActChunkPolicy
 
     draft, kwargs = small_draft()
     with pytest.raises(BackendUnavailable, match="TensorRT is not installed"):
@@ -149,7 +149,7 @@ def two_camera_openvla_draft() -> dict[str, Any]:
 
 def test_when_two_camera_openvla_token_model_is_exported_expect_decoded_bin_centers(tmp_path: Path) -> None:
     from vla_ros.model import create_policy
-    from vla_ros.model.export import random_observations
+    from vla_ros.training.export import random_observations
 
     from vla_model_test_modules import TwoCameraOpenVlaTokens
 
@@ -182,8 +182,8 @@ def test_when_two_camera_openvla_token_model_is_exported_expect_decoded_bin_cent
 
 def test_when_example_has_absolute_pose_semantics_expect_actions_near_a_valid_pose(tmp_path: Path) -> None:
     from vla_ros.model import create_policy
-    from vla_ros.model.export import random_observations
-    from vla_ros.model.package_builder import build_example_package
+    from vla_ros.training.export import random_observations
+    from vla_ros.training.package_builder import build_example_package
 
     pkg = load_model_package(build_example_package(tmp_path / "pose", "rt2", joint_names_count=7, horizon=2,
                                                    semantics=ActionSemantics.EE_ABSOLUTE))

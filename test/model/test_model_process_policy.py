@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vla_ros.bench.rig import wait_until
 from vla_ros.core.types import Observation
 from vla_ros.model import InputError, ModelPackageError, RuntimeOptions, create_policy, load_model_package
-from vla_ros.model.export import random_observations
-from vla_ros.model.package_builder import build_torch_package
 from vla_ros.model.process_policy import InferenceWorkerError, ProcessPolicy, create_process_policy
-from vla_ros.tools.rig import wait_until
+from vla_ros.training.export import random_observations
+from vla_ros.training.package_builder import build_torch_package
 
 HERE = Path(__file__).resolve().parent
 
@@ -119,7 +119,7 @@ def test_when_started_from_a_real_time_thread_expect_the_model_process_at_normal
     """vla_node starts the child from SCHED_FIFO threads; the model's work must not inherit real-time priority."""
     import threading
 
-    from vla_ros.core.realtime import set_fifo_priority
+    from vla_ros.execution.realtime import set_fifo_priority
 
     started: dict[str, object] = {}
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vla_ros.model import RuntimeOptions, create_policy, load_model_package
-from vla_ros.model.export import cosine_similarity, random_observations
+from vla_ros.training.export import cosine_similarity, random_observations
 
 
 def _gpu_with_tensorrt() -> bool:

@@ -43,7 +43,7 @@ def record_episodes(output_dir: Path, instructions: list[str], seconds_each: flo
     sim_time = {"use_sim_time": sim_clock_start is not None}
     node = NodeProcess({**node_params(), **sim_time})
     # Only the output folder: topics, model and configuration are taken from the running vla_node.
-    recorder = NodeProcess({"output_dir": str(output_dir), **sim_time}, module="vla_ros.ros.recorder_node")
+    recorder = NodeProcess({"output_dir": str(output_dir), **sim_time}, module="vla_ros.recording.node")
     try:
         robot.wait_for_node()
         robot.wait_for_status(lambda s: s.get("state") not in (None, "IDLE"), 60, "node active")

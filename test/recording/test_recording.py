@@ -15,10 +15,10 @@ import yaml
 from recording_support import MODEL, record_episodes
 from rosbags.rosbag2 import Reader
 
+from vla_ros.recording import export_dataset
 from vla_ros.recording.bag import EpisodeBagWriter, deserialize, directory_bytes, read_bag, serialize, typestore
 from vla_ros.recording.metadata import model_sha256
 from vla_ros.recording.recorder import Recorder, RecorderConfig
-from vla_ros.tools import export_dataset
 
 from ros_harness import JOINTS
 

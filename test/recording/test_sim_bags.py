@@ -10,10 +10,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from vla_ros.recording import export_dataset
+from vla_ros.recording import replay_runner as replay
 from vla_ros.recording.bag import read_bag
 from vla_ros.recording.episode import read_chunks, read_commands
-from vla_ros.tools import export_dataset, replay
-from vla_ros.tools.record_sim_bags import record_sim_episodes
+from vla_ros.recording.sim_bags import record_sim_episodes
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SIM_BAGS = sorted(DATA.glob("sim_sim_act_*"))

@@ -9,7 +9,7 @@ from vla_ros.core.types import ActionSemantics
 
 
 def _build(out_dir: Path, **kwargs) -> Path:
-    from vla_ros.model.package_builder import build_example_package
+    from vla_ros.training.package_builder import build_example_package
 
     return build_example_package(out_dir, **kwargs)
 

@@ -22,11 +22,11 @@ from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
+from vla_ros.bench.rig import NodeProcess as RigNodeProcess
+from vla_ros.bench.rig import wait_until as rig_wait_until
 from vla_ros.inputs.images import encode_raw_image
 from vla_ros.ros.messages import MESSAGE_TYPES, seconds_to_time
 from vla_ros.ros.node import RELIABLE, RELIABLE_LATCHED
-from vla_ros.tools.rig import NodeProcess as RigNodeProcess
-from vla_ros.tools.rig import wait_until as rig_wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JOINTS = [f"joint_{i}" for i in range(1, 7)]

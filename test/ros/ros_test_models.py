@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from vla_ros.model.families.act_chunk import ActChunkPolicy
+from vla_ros.training.families.act_chunk import ActChunkPolicy
 
 
 class BusyActPolicy(ActChunkPolicy):

@@ -171,7 +171,7 @@ def test_when_started_from_a_real_time_thread_expect_only_the_executor_thread_at
     priority; the threads DDS creates must not inherit real-time scheduling."""
     from pathlib import Path
 
-    from vla_ros.core.realtime import set_fifo_priority
+    from vla_ros.execution.realtime import set_fifo_priority
 
     collected = Collected()
     request = CameraReceiverRequest("vla_node_camera_rx", "/", (CameraTopic("front", RAW_TOPIC, False),), 7)

@@ -23,7 +23,7 @@ HOME = np.array([0.1, -0.2, 0.3, -0.4, 0.5, -0.6])
 
 
 def _torch_model(tmp_path: Path, cls: str, **kwargs) -> Path:
-    from vla_ros.model.package_builder import build_torch_package
+    from vla_ros.training.package_builder import build_torch_package
 
     return build_torch_package(tmp_path / cls, f"ros_test_models:{cls}", kwargs,
                                semantics=ActionSemantics.JOINT_POSITION_DELTA)
@@ -170,7 +170,7 @@ def test_when_the_inference_process_is_killed_expect_fault_hold_then_reset_resum
     import os
     import signal
 
-    from vla_ros.model.package_builder import build_example_package
+    from vla_ros.training.package_builder import build_example_package
 
     robot = RobotStub("joint_position")
     robot.positions = HOME.copy()
@@ -205,7 +205,7 @@ def test_when_the_camera_process_is_killed_expect_stale_image_hold_then_running_
     import os
     import signal
 
-    from vla_ros.model.package_builder import build_example_package
+    from vla_ros.training.package_builder import build_example_package
 
     robot = RobotStub("joint_position")
     robot.positions = HOME.copy()
@@ -238,7 +238,7 @@ def test_when_vla_node_is_killed_expect_its_camera_and_inference_processes_to_ex
     import os
     import signal
 
-    from vla_ros.model.package_builder import build_example_package
+    from vla_ros.training.package_builder import build_example_package
 
     robot = RobotStub("joint_position")
     model = build_example_package(tmp_path / "act", "act", seed=0, image_size=(96, 96))

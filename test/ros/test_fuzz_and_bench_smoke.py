@@ -14,7 +14,7 @@ pytestmark = pytest.mark.ros
 
 
 def test_when_fuzzed_on_every_topic_expect_no_crash_no_unsafe_command_and_recovery(joint_model) -> None:
-    from vla_ros.tools.fuzz import run_fuzz
+    from vla_ros.bench.fuzz import run_fuzz
 
     results = run_fuzz(messages=150, model_path=str(joint_model))
     for topic in ("image", "compressed", "instruction", "joint_states", "estop"):
@@ -28,7 +28,7 @@ def test_when_fuzzed_on_every_topic_expect_no_crash_no_unsafe_command_and_recove
 
 
 def test_bench_overhead_prints_one_json_object_with_timing_fields(joint_model) -> None:
-    run = subprocess.run([sys.executable, "-m", "vla_ros.tools.bench", "overhead", "--json", "--iterations", "30",
+    run = subprocess.run([sys.executable, "-m", "vla_ros.bench.cli", "overhead", "--json", "--iterations", "30",
                           "--model", str(joint_model)], capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
     assert run.returncode == 0, run.stderr
     document = json.loads(run.stdout)
@@ -40,7 +40,7 @@ def test_bench_overhead_prints_one_json_object_with_timing_fields(joint_model) -
 
 # The rate and latency suites build their own model for 640x480 frames (the session models expect 96x96).
 def test_bench_rate_measures_bare_timer_and_each_camera_placement_in_one_run() -> None:
-    run = subprocess.run([sys.executable, "-m", "vla_ros.tools.bench", "rate", "--json", "--rates", "100",
+    run = subprocess.run([sys.executable, "-m", "vla_ros.bench.cli", "rate", "--json", "--rates", "100",
                           "--duration", "2", "--camera", "both"],
                          capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -64,7 +64,7 @@ def test_bench_rate_measures_bare_timer_and_each_camera_placement_in_one_run() -
 
 
 def test_bench_latency_reports_each_stage_from_camera_stamp_to_command() -> None:
-    run = subprocess.run([sys.executable, "-m", "vla_ros.tools.bench", "latency", "--json", "--duration", "3"],
+    run = subprocess.run([sys.executable, "-m", "vla_ros.bench.cli", "latency", "--json", "--duration", "3"],
                          capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads(run.stdout)["results"]
@@ -78,7 +78,7 @@ def test_bench_latency_reports_each_stage_from_camera_stamp_to_command() -> None
 
 
 def test_bench_window_counts_only_holds_entered_and_deadlines_skipped_inside_it() -> None:
-    from vla_ros.tools.bench import _events_between
+    from vla_ros.bench.cli import _events_between
 
     first = {"safety": {"hold_stale_state": 2, "hold_stale_image": 0, "ticks": 5}, "deadlines": {"skipped": 1}}
     last = {"safety": {"hold_stale_state": 3, "hold_stale_image": 0, "hold_fault": 1, "ticks": 900},
@@ -88,7 +88,7 @@ def test_bench_window_counts_only_holds_entered_and_deadlines_skipped_inside_it(
 
 
 def test_bench_attributes_a_too_late_publish_to_the_machine_only_where_the_bare_timer_stalled_too() -> None:
-    from vla_ros.tools.bench import _coincident_stalls
+    from vla_ros.bench.cli import _coincident_stalls
 
     period = 0.01
     node = [0.00, 0.01, 0.02, 0.05, 0.06, 0.07, 0.10, 0.11]  # too late after 0.02 and after 0.07

@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from vla_ros.bench.soak import FAULT_KINDS, run_soak
 from vla_ros.core.types import CommandInterface, NodeState
 from vla_ros.safety import SafetySupervisor
-from vla_ros.safety.soak import FAULT_KINDS, run_soak
 
 
 def test_when_soaking_with_random_faults_expect_no_violations_and_every_hold_in_time():

@@ -7,7 +7,7 @@ import pytest
 from builtin_interfaces.msg import Duration
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from vla_ros.ros.sim_node import seconds_from_stamp, stamp_from_seconds, trajectory_from_msg
+from vla_ros.sim.node import seconds_from_stamp, stamp_from_seconds, trajectory_from_msg
 
 
 def test_when_converting_stamps_expect_round_trip_to_the_nanosecond() -> None:

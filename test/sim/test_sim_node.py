@@ -30,7 +30,7 @@ def sim_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess
     # Output goes to a file, not a pipe nobody drains (a full pipe would block the node).
     log = (tmp_path_factory.mktemp("vla_sim") / "vla_sim.log").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "vla_ros.ros.sim_node", "--ros-args", "-p", "image_width:=96", "-p",
+        [sys.executable, "-m", "vla_ros.sim.node", "--ros-args", "-p", "image_width:=96", "-p",
          "image_height:=72", "-p", "camera_rate_hz:=20.0", "-p", "seed:=4"],
         stdout=log, stderr=subprocess.STDOUT, text=True)
     process.log = log  # type: ignore[attr-defined]

@@ -11,8 +11,9 @@ import pytest
 
 from vla_ros.core.types import Observation
 from vla_ros.model import RuntimeOptions, create_policy, load_model_package
+from vla_ros.recording import export_dataset
 from vla_ros.recording.training import load_training_data
-from vla_ros.tools import export_dataset, train
+from vla_ros.training import cli as train
 
 BAG = Path(__file__).resolve().parents[1] / "data" / "sim_sim_act_seed1"
 MODELS = Path(__file__).resolve().parents[2] / "models"

@@ -9,7 +9,7 @@ image bytes to a socket (the kernel copies them; the write releases the GIL) and
     actions = policy.infer(observation)   # blocks this thread only; the GIL is free while it waits
     policy.close()
 
-The child is `python -m vla_ros.model.inference_worker FD`, started through vla_ros.core.child_process so that
+The child is `python -m vla_ros.model.inference_worker FD`, started through vla_ros.execution.child_process so that
 it and all its threads run at normal scheduling; no multiprocessing re-import of the caller's
 __main__ (rclpy stays out of the child). It exits when its socket closes, so it never outlives the caller.
 Errors keep their meaning: an InputError in the child is an InputError here; anything else, and the child dying,
@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from vla_ros.core.child_process import child_command, wait_or_kill
 from vla_ros.core.types import Observation
+from vla_ros.execution.child_process import child_command, wait_or_kill
 from vla_ros.model.errors import InputError, ModelPackageError
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.runtime import BackendSelection

@@ -1,7 +1,7 @@
 """Which joint state vla_replay plays just before each recorded action chunk's camera frame.
 
 vla_node reports in each /vla/action_chunk the joint state the model was given (`"state"`, positions in
-`joint_names` order; vla_ros/core/pipeline.py reads it after taking the frame). Replay plays exactly that
+`joint_names` order; vla_ros/pipeline/pipeline.py reads it after taking the frame). Replay plays exactly that
 state before the frame: the recorded joint-state message with those positions (nearest the frame), or, should
 the recorder have dropped it, the nearest recorded message with its positions replaced. A report with
 `"state": null` (the node held no state) gets no state played, only the lock-step wait for its chunk.

@@ -1,6 +1,6 @@
 """Splits a stream of serialized messages into per-instruction episode bags, on a writer thread.
 
-The ROS side (vla_ros/ros/recorder_node.py) only calls `submit` from its subscription callbacks: a bounded queue
+The ROS side (vla_ros/recording/node.py) only calls `submit` from its subscription callbacks: a bounded queue
 put that never blocks and never writes to disk, so a slow disk drops recorded messages (counted in the episode
 metadata) instead of delaying anything. Everything else happens on the writer thread:
 - a non-empty instruction closes the open episode and opens the next one; an empty one (stop) closes it;

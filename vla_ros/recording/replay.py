@@ -1,4 +1,4 @@
-"""Comparing a replay's outputs with the recorded ones (the ROS side is vla_ros/tools/replay.py).
+"""Comparing a replay's outputs with the recorded ones (the ROS side is vla_ros/recording/replay_runner.py).
 
 What is compared, and why there are two tolerances:
 - action chunks (/vla/action_chunk), matched by observation stamp: the same camera frame (replayed with its

@@ -23,8 +23,8 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from vla_ros.core.child_process import child_command, wait_or_kill
-from vla_ros.core.realtime import set_fifo_priority
+from vla_ros.execution.child_process import child_command, wait_or_kill
+from vla_ros.execution.realtime import set_fifo_priority
 from vla_ros.inputs.shared_frames import FrameNotice, FrameSlotReader, SharedFrameError
 from vla_ros.model.process_policy import child_environment
 from vla_ros.ros.camera_receiver import CameraReceiverRequest

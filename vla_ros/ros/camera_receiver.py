@@ -1,5 +1,5 @@
 """The camera-receiving child of vla_node: `python -m vla_ros.ros.camera_receiver FD`, started by CameraProcess
-through vla_ros.core.child_process (normal scheduling for everything but its executor thread).
+through vla_ros.execution.child_process (normal scheduling for everything but its executor thread).
 
 FD is one end of a socket pair. The first message is a CameraReceiverRequest; the child then runs the helper
 node `<vla_node>_camera_rx` with one subscription per camera (the topic names already resolved by vla_node, so
@@ -27,7 +27,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 
-from vla_ros.core.realtime import set_fifo_priority
+from vla_ros.execution.realtime import set_fifo_priority
 from vla_ros.inputs.cdr import CdrError, parse_compressed_image, parse_image
 from vla_ros.inputs.images import ImageError, decode_compressed_image, decode_raw_image
 from vla_ros.inputs.shared_frames import FrameSlotWriter, SlotRelease
@@ -140,7 +140,7 @@ def serve(connection: Connection) -> int:
     if not isinstance(request, CameraReceiverRequest):
         print(f"[vla_node camera receiver] expected a CameraReceiverRequest, got {type(request)}", file=sys.stderr)
         return 2
-    # Started through vla_ros.core.child_process: at normal scheduling, so the threads DDS creates now are too.
+    # Started through vla_ros.execution.child_process: at normal scheduling, so the threads DDS creates now are too.
     rclpy.init(args=[])
     receiver = CameraReceiver(request, connection)
     executor = SingleThreadedExecutor()

@@ -1,4 +1,4 @@
-"""vla_node: the lifecycle ROS 2 adapter around vla_ros.core.pipeline.Pipeline.
+"""vla_node: the lifecycle ROS 2 adapter around vla_ros.pipeline.pipeline.Pipeline.
 
 It converts messages to numpy, hands them to the pipeline, and publishes what the pipeline decides. Threads:
 - the control loop on its own thread with absolute deadlines (never queued behind executor callbacks);
@@ -39,15 +39,15 @@ from std_srvs.srv import Trigger
 
 from vla_ros.core.config import ConfigError
 from vla_ros.core.parameters import build_node_config
-from vla_ros.core.pipeline import Pipeline
-from vla_ros.core.realtime import set_fifo_priority
 from vla_ros.core.types import CommandInterface, NodeState
+from vla_ros.execution.realtime import set_fifo_priority
 from vla_ros.execution.tick_schedule import TickSchedule
 from vla_ros.inputs.cdr import CdrError, string_payload_bytes
 from vla_ros.inputs.images import ImageError
 from vla_ros.model import create_policy, load_model_package
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.process_policy import create_process_policy
+from vla_ros.pipeline.pipeline import Pipeline
 from vla_ros.ros import messages
 from vla_ros.ros.camera_process import CameraProcess
 from vla_ros.ros.camera_receiver import (

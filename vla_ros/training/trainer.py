@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from vla_ros.core.types import ActionSemantics
-from vla_ros.model.export import ExportResult, export_package
 from vla_ros.model.manifest import FORMAT_VERSION
 from vla_ros.training.dataset import DemoConfig, DemoDataset
+from vla_ros.training.export import ExportResult, export_package
 from vla_ros.training.policy import FilmKeypointPolicy
 
 POLICY_CLASS = "vla_ros.training.policy:FilmKeypointPolicy"

@@ -20,7 +20,7 @@ import yaml
 
 from vla_ros.core.types import ActionSemantics
 from vla_ros.model.errors import ModelPackageError
-from vla_ros.model.export import FP16_THRESHOLDS, FP32_THRESHOLDS, ExportResult, ParityThresholds, export_package
+from vla_ros.training.export import FP16_THRESHOLDS, FP32_THRESHOLDS, ExportResult, ParityThresholds, export_package
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             from vla_ros.model.backends.torch_backend import import_module_class
-            from vla_ros.model.families import FAMILIES
-            from vla_ros.model.package_builder import example_draft
+            from vla_ros.training.families import FAMILIES
+            from vla_ros.training.package_builder import example_draft
 
             draft, kwargs = example_draft(args.example, joint_names_count=args.joints, horizon=args.horizon,
                                           image_size=(96, 96), semantics=ActionSemantics.JOINT_POSITION_DELTA,

@@ -132,7 +132,7 @@ def render_trace_png(traces: dict | Sequence[dict], path: str | Path, *, dim: in
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """`python -m vla_ros.execution.trace out/trace.png`: the docs plot, hard switch vs crossfade vs ensemble."""
+    """`python -m vla_ros.bench.trace out/trace.png`: the docs plot, hard switch vs crossfade vs ensemble."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("png", type=Path)
     parser.add_argument("--seed", type=int, default=0)

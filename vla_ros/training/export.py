@@ -36,7 +36,7 @@ from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.package import ModelPackage, sha256_file
 from vla_ros.model.policy import ModelPolicy
 
-_LOG = logging.getLogger("vla_ros.model.export")
+_LOG = logging.getLogger("vla_ros.training.export")
 
 REPORT_FILE = "export_report.json"
 ONNX_OPSET = 17

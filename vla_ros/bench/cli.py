@@ -6,7 +6,7 @@ Suites:
   overhead   the node pipeline excluding model time, 640x480 input, in process
   backends   torch vs onnxruntime (vs TensorRT / onnxruntime-GPU where present), with parity
   soak       ROS-free safety soak with random fault injection
-  fuzz       hostile messages into a running vla_node (see vla_ros/tools/fuzz.py)
+  fuzz       hostile messages into a running vla_node (see vla_ros/bench/fuzz.py)
   competence task success through the full ROS stack on the embedded sim
   recording  the rate suite's measurement with and without vla_record running
 """
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from vla_ros.tools.bench_backends import machine_info, timing_stats
+from vla_ros.bench.backends import machine_info, timing_stats
 
 SUITES = ("rate", "latency", "overhead", "backends", "soak", "fuzz", "competence", "recording")
 
@@ -85,7 +85,7 @@ def large_frames_profile() -> Path | None:
 def _model_for_bench(work: Path, image_size: tuple[int, int], model_path: str | None) -> Path:
     if model_path:
         return Path(model_path)
-    from vla_ros.model.package_builder import build_example_package
+    from vla_ros.training.package_builder import build_example_package
 
     return build_example_package(work / "bench_model", family="act", image_size=image_size)
 
@@ -100,10 +100,10 @@ def _node_params(model: Path, rate_hz: float, threads: int, priority: int) -> di
 
 def _measure_bare_timer(rig, stamps: list[float], subscription, rate: float, priority: int,
                         duration_s: float) -> tuple[dict[str, Any], list[float]]:
-    from vla_ros.tools.rig import NodeProcess, wait_until
+    from vla_ros.bench.rig import NodeProcess, wait_until
 
     stamps.clear()
-    timer = NodeProcess({"rate_hz": rate, "priority": priority}, module="vla_ros.tools.bare_timer")
+    timer = NodeProcess({"rate_hz": rate, "priority": priority}, module="vla_ros.bench.bare_timer")
     try:
         wait_until(lambda: subscription.get_publisher_count() > 0, 60, "bare timer")
         wait_until(lambda: len(stamps) > 5, 30, "baseline messages")
@@ -120,7 +120,7 @@ def _measure_node(rig, params: dict[str, Any], duration_s: float, period: float,
     """vla_node's commands in one window. `alongside` (the baseline stamps and their subscription): a bare timer
     at the control thread's priority runs through the same window, so a stall of the whole machine shows in
     both and a stall of the node's alone does not."""
-    from vla_ros.tools.rig import NodeProcess, wait_until
+    from vla_ros.bench.rig import NodeProcess, wait_until
 
     started = rig.now()
     node = NodeProcess(params)
@@ -128,7 +128,7 @@ def _measure_node(rig, params: dict[str, Any], duration_s: float, period: float,
     if alongside is not None:
         alongside[0].clear()
         timer = NodeProcess({"rate_hz": 1.0 / period, "priority": params["control_thread_priority"]},
-                            module="vla_ros.tools.bare_timer")
+                            module="vla_ros.bench.bare_timer")
     try:
         if alongside is not None:
             wait_until(lambda: alongside[1].get_publisher_count() > 0, 60, "bare timer alongside")
@@ -192,8 +192,8 @@ def _where(in_process: bool) -> str:
 def run_rate(rates: list[float], duration_s: float, model_path: str | None, threads: int,
              priority: int, plot_dir: Path | None = None, placement: str = "process",
              camera: str = "process") -> dict[str, Any]:
+    from vla_ros.bench.rig import Rig
     from vla_ros.core.types import CommandInterface
-    from vla_ros.tools.rig import Rig
 
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -269,8 +269,8 @@ def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threa
                 camera_process: bool = True) -> dict[str, Any]:
     from std_msgs.msg import String
 
+    from vla_ros.bench.rig import NodeProcess, Rig, wait_until
     from vla_ros.core.types import CommandInterface
-    from vla_ros.tools.rig import NodeProcess, Rig, wait_until
 
     with tempfile.TemporaryDirectory() as tmp:
         model = _model_for_bench(Path(tmp), (96, 96), model_path)
@@ -279,10 +279,10 @@ def run_latency(duration_s: float, model_path: str | None, rate_hz: float, threa
         rig = Rig(CommandInterface.JOINT_TRAJECTORY, [f"joint_{i}" for i in range(1, 7)], camera_rate_hz=None)
         probe_file = Path(tmp) / "probe.jsonl"
         probe = NodeProcess({"role": "probe", "output": str(probe_file), "priority": max(0, priority - 10)},
-                            module="vla_ros.tools.bench_camera")
+                            module="vla_ros.bench.camera")
         # The camera runs as README's "Camera transport" tells a driver to: with the large-frame Fast DDS profile.
         profile = large_frames_profile()
-        camera = NodeProcess({"role": "camera", "rate_hz": 15.0}, module="vla_ros.tools.bench_camera",
+        camera = NodeProcess({"role": "camera", "rate_hz": 15.0}, module="vla_ros.bench.camera",
                              env={"FASTRTPS_DEFAULT_PROFILES_FILE": str(profile)} if profile else None)
         timings: list[dict] = []
         sub = rig.node.create_subscription(String, "/vla/action_chunk", lambda m: timings.append(json.loads(m.data)),
@@ -357,10 +357,10 @@ def run_overhead(iterations: int, model_path: str | None) -> dict[str, Any]:
     import logging
 
     from vla_ros.core.parameters import build_node_config
-    from vla_ros.core.pipeline import Pipeline
     from vla_ros.inputs.images import decode_raw_image
     from vla_ros.model import create_policy, load_model_package
     from vla_ros.model.options import RuntimeOptions
+    from vla_ros.pipeline.pipeline import Pipeline
 
     with tempfile.TemporaryDirectory() as tmp:
         model = _model_for_bench(Path(tmp), (96, 96), model_path)
@@ -439,22 +439,22 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     if args.suite == "overhead":
         return run_overhead(args.iterations, args.model)
     if args.suite == "backends":
-        from vla_ros.tools.bench_backends import run_backends_benchmark
+        from vla_ros.bench.backends import run_backends_benchmark
 
         return run_backends_benchmark(Path(args.model) if args.model else None, args.iterations)["results"]
     if args.suite == "soak":
-        from vla_ros.safety.soak import run_soak
+        from vla_ros.bench.soak import run_soak
 
         return run_soak(args.minutes * 60.0, 100.0, seed=0)
     if args.suite == "recording":
-        from vla_ros.tools.bench_recording import run_recording_rate
+        from vla_ros.bench.recording import run_recording_rate
 
         return run_recording_rate(args.rate, args.duration, pairs=2, priority=args.priority)
     if args.suite == "fuzz":
-        from vla_ros.tools.fuzz import run_fuzz
+        from vla_ros.bench.fuzz import run_fuzz
 
         return run_fuzz(args.messages, args.model)
-    from vla_ros.tools.competence import run_competence_benchmark
+    from vla_ros.bench.competence import run_competence_benchmark
 
     return run_competence_benchmark(args.episodes)["results"]
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vla_ros.tools.bench_backends import machine_info, timing_stats
-from vla_ros.tools.demo import DEFAULT_MODEL, DemoRun, run_episodes
+from vla_ros.bench.backends import machine_info, timing_stats
+from vla_ros.sim.demo import DEFAULT_MODEL, DemoRun, run_episodes
 
 TARGET_SUCCESS = 0.90
 TARGET_ABLATED_MAX = 0.40

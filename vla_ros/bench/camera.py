@@ -1,7 +1,7 @@
 """Processes for `vla_bench latency`: a camera and a bare transport probe, each alone in its own process.
 
-    python -m vla_ros.tools.bench_camera --ros-args -p role:=camera -p rate_hz:=15.0
-    python -m vla_ros.tools.bench_camera --ros-args -p role:=probe -p output:=/tmp/probe.jsonl -p priority:=40
+    python -m vla_ros.bench.camera --ros-args -p role:=camera -p rate_hz:=15.0
+    python -m vla_ros.bench.camera --ros-args -p role:=probe -p output:=/tmp/probe.jsonl -p priority:=40
 
 camera: publishes 640x480 rgb8 frames on /camera/image_raw, stamped just before publishing as a driver stamps
 at capture. The frames are rendered before the run, so the stamp-to-publish path is only the publish itself.
@@ -20,10 +20,10 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
-from vla_ros.core.realtime import set_fifo_priority
+from vla_ros.bench.rig import moving_scene
+from vla_ros.execution.realtime import set_fifo_priority
 from vla_ros.inputs.cdr import parse_image
 from vla_ros.ros.spin import spin_until_shutdown
-from vla_ros.tools.rig import moving_scene
 
 FRAMES = 30  # a 2 s loop at 15 Hz: consecutive frames differ, as a live camera's do
 

@@ -119,9 +119,9 @@ def run_fuzz(messages: int, model_path: str | None = None, seed: int = 0) -> dic
     from std_msgs.msg import Bool, String
     from std_srvs.srv import Trigger
 
+    from vla_ros.bench.rig import NodeProcess, Rig, wait_until
     from vla_ros.core.types import CommandInterface
-    from vla_ros.model.package_builder import build_example_package
-    from vla_ros.tools.rig import NodeProcess, Rig, wait_until
+    from vla_ros.training.package_builder import build_example_package
 
     results: dict[str, Any] = {"messages_per_topic": messages, "topics": {}}
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,11 +18,11 @@ import numpy as np
 
 from vla_ros.model.backends.onnxruntime_backend import CPU_PROVIDER, available_gpu_providers
 from vla_ros.model.errors import BackendUnavailable, ModelPackageError
-from vla_ros.model.export import cosine_similarity, random_observations
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.package import ModelPackage, load_model_package
 from vla_ros.model.policy import ModelPolicy
 from vla_ros.model.runtime import create_policy
+from vla_ros.training.export import cosine_similarity, random_observations
 
 WARMUP = 10
 
@@ -99,7 +99,7 @@ def run_backends_benchmark(package_dir: Path | None, iterations: int, *,
     options = options or RuntimeOptions()
     with tempfile.TemporaryDirectory(prefix="vla_bench_") as tmp:
         if package_dir is None:
-            from vla_ros.model.package_builder import build_example_package
+            from vla_ros.training.package_builder import build_example_package
 
             package_dir = build_example_package(Path(tmp) / "act_example", "act")
         package = load_model_package(package_dir)

@@ -1,6 +1,6 @@
 """The rate benchmark's baseline: a bare rclpy timer publishing a JointTrajectory, nothing else running.
 
-Run as its own process, `python -m vla_ros.tools.bare_timer --ros-args -p rate_hz:=100.0`; it publishes on
+Run as its own process, `python -m vla_ros.bench.bare_timer --ros-args -p rate_hz:=100.0`; it publishes on
 /bench/baseline with header.stamp = the publish time, measured the same way as vla_node's commands.
 """
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from vla_ros.core.types import ActionSemantics
 from vla_ros.model.errors import ModelPackageError
-from vla_ros.model.export import export_package
-from vla_ros.model.families import FAMILIES
 from vla_ros.model.manifest import FORMAT_VERSION
+from vla_ros.training.export import export_package
+from vla_ros.training.families import FAMILIES
 
 BYTES_VOCAB = 256
 MAX_INSTRUCTION_TOKENS = 32
@@ -61,7 +61,7 @@ def example_draft(family: str, *, joint_names_count: int, horizon: int, image_si
     draft = {
         "format_version": FORMAT_VERSION,
         "name": name or f"{family}_example",
-        "description": f"randomly initialized {family} example (vla_ros.model.package_builder)",
+        "description": f"randomly initialized {family} example (vla_ros.training.package_builder)",
         "inputs": {"cameras": [_camera(image_size)], "language": language, "state": state},
         "outputs": outputs,
         "action": {"semantics": ActionSemantics(semantics).value, "normalization": normalization, "gripper": None},

@@ -5,6 +5,6 @@ act_chunk: ACT-style image + state + language -> a continuous [T, D] action chun
 """
 
 FAMILIES = {
-    "act": "vla_ros.model.families.act_chunk:ActChunkPolicy",
-    "rt2": "vla_ros.model.families.rt2_bins:Rt2BinsPolicy",
+    "act": "vla_ros.training.families.act_chunk:ActChunkPolicy",
+    "rt2": "vla_ros.training.families.rt2_bins:Rt2BinsPolicy",
 }

@@ -175,7 +175,7 @@ class _Observer:
         """Publish and wait until the node's status reports it (the same acknowledgement as vla_instruct)."""
         from std_msgs.msg import String
 
-        from vla_ros.tools.rig import wait_until
+        from vla_ros.bench.rig import wait_until
 
         base = int(self.snapshot("status").get("instruction_id", -1))
         self.instruction_pub.publish(String(data=text))
@@ -183,7 +183,7 @@ class _Observer:
                    and int(s.get("instruction_id", -1)) > base, timeout, f"vla_node to acknowledge {text!r}")
 
     def reset_episode(self, timeout: float) -> dict[str, Any]:
-        from vla_ros.tools.rig import wait_until
+        from vla_ros.bench.rig import wait_until
 
         future = self.reset_client.call_async(self._trigger.Request())
         wait_until(future.done, timeout, "/vla_sim/reset_episode")
@@ -215,8 +215,8 @@ def run_episodes(package_dir: Path, episodes: int, first_seed: int = 1, backend:
     """
     import rclpy
 
+    from vla_ros.bench.rig import NodeProcess, wait_until
     from vla_ros.model import load_model_package
-    from vla_ros.tools.rig import NodeProcess, wait_until
 
     if first_seed < 1:
         raise DemoError(f"first_seed={first_seed}: expected >= 1 (vla_sim's start-up episode takes first_seed - 1)")
@@ -251,7 +251,7 @@ def run_episodes(package_dir: Path, episodes: int, first_seed: int = 1, backend:
     processes: dict[str, NodeProcess] = {}
     run = DemoRun(model=package.name, backend=backend)
     try:
-        processes["vla_sim"] = NodeProcess(sim_params, module="vla_ros.ros.sim_node", env=env,
+        processes["vla_sim"] = NodeProcess(sim_params, module="vla_ros.sim.node", env=env,
                                            extra_args=["-r", "__node:=vla_sim"])
         processes["vla_node"] = NodeProcess(node_params, module="vla_ros.ros.node", env=env,
                                             extra_args=["-r", "__node:=vla_node"])

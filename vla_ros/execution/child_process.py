@@ -1,7 +1,7 @@
 """Start a vla_ros child process at normal scheduling, whatever the scheduling of the thread that starts it.
 
     subprocess.Popen(child_command("vla_ros.model.inference_worker", str(fd)), pass_fds=(fd,))
-    # runs: python -m vla_ros.core.child_process vla_ros.model.inference_worker FD
+    # runs: python -m vla_ros.execution.child_process vla_ros.model.inference_worker FD
 
 vla_node starts its children (the model, the cameras) from SCHED_FIFO threads, and a child inherits that
 policy. So would every thread the child creates while importing (numpy's BLAS pool, for one): a real-time
@@ -19,7 +19,7 @@ import sys
 
 
 def child_command(module: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "vla_ros.core.child_process", module, *args]
+    return [sys.executable, "-m", "vla_ros.execution.child_process", module, *args]
 
 
 def wait_or_kill(process: subprocess.Popen, timeout_s: float) -> int:
@@ -41,7 +41,7 @@ def _normal_scheduling() -> None:
 def main() -> None:
     _normal_scheduling()
     if len(sys.argv) < 2:
-        raise SystemExit("usage: python -m vla_ros.core.child_process MODULE [ARG ...]")
+        raise SystemExit("usage: python -m vla_ros.execution.child_process MODULE [ARG ...]")
     module = sys.argv[1]
     sys.argv = [module, *sys.argv[2:]]
     runpy.run_module(module, run_name="__main__", alter_sys=True)

@@ -1,6 +1,6 @@
 """Measure the embedded sim: render time per frame, physics real-time factor, expert success.
 
-`python -m vla_ros.sim.benchmark [--episodes N]` prints one JSON object (timings as p50/p99/max/n,
+`python -m vla_ros.bench.sim_speed [--episodes N]` prints one JSON object (timings as p50/p99/max/n,
 like vla_bench) so the numbers in reports come from a run, not from a timed unit test.
 """
 

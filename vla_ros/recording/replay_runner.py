@@ -313,7 +313,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def replay(args: argparse.Namespace) -> ReplayComparison:
-    from vla_ros.tools.rig import NodeProcess
+    from vla_ros.bench.rig import NodeProcess
 
     bag = read_bag(args.bag)
     check_playable(bag)

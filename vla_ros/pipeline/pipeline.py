@@ -21,9 +21,9 @@ import numpy as np
 
 from vla_ros.commands.trajectory import guard_horizon
 from vla_ros.core.parameters import NodeConfig
-from vla_ros.core.realtime import set_fifo_priority
 from vla_ros.core.types import ActionChunk, CommandInterface, NodeState, Observation, Policy
 from vla_ros.execution import ChunkScheduler, CommandSynthesizer, check_compatible
+from vla_ros.execution.realtime import set_fifo_priority
 from vla_ros.inputs.frames import Frame, FrameStore
 from vla_ros.inputs.joint_state import JointStateError, JointStateReorderer
 from vla_ros.model import InputError, ModelPackage

@@ -12,10 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from vla_ros.bench.cli import _model_for_bench, _node_params, _period_errors, _stamp_of
+from vla_ros.bench.rig import NodeProcess, Rig, wait_until
 from vla_ros.core.types import CommandInterface
 from vla_ros.recording.bag import directory_bytes
-from vla_ros.tools.bench import _model_for_bench, _node_params, _period_errors, _stamp_of
-from vla_ros.tools.rig import NodeProcess, Rig, wait_until
 
 
 def measure(rig: Rig, model: Path, rate: float, duration: float, record_dir: Path | None, priority: int) -> dict:
@@ -25,7 +25,7 @@ def measure(rig: Rig, model: Path, rate: float, duration: float, record_dir: Pat
         rig.wait_for_node()
         if record_dir is not None:
             recorder = NodeProcess({"output_dir": str(record_dir), "command_interface": "joint_trajectory",
-                                    "model_path": str(model)}, module="vla_ros.ros.recorder_node")
+                                    "model_path": str(model)}, module="vla_ros.recording.node")
             wait_until(lambda: rig.node.count_subscribers("/vla/action_chunk") > 0, 60, "recorder")
         rig.instruct(f"touch the red cube {time.monotonic():.0f}")  # a new episode per run
         rig.wait_for_status(lambda s: s.get("state") == "RUNNING", 60, "RUNNING")

@@ -1,7 +1,7 @@
 """Record short episodes of a model driving the embedded sim: the regression bags of test/data.
 
-    python -m vla_ros.tools.record_sim_bags test/data                  # 3 episodes of models/sim_act, 1.5 s each
-    python -m vla_ros.tools.record_sim_bags /tmp/bags --seeds 5 6 --seconds 1.0 --prefix run
+    python -m vla_ros.recording.sim_bags test/data                  # 3 episodes of models/sim_act, 1.5 s each
+    python -m vla_ros.recording.sim_bags /tmp/bags --seeds 5 6 --seconds 1.0 --prefix run
 
 Real ROS processes, as on a robot: vla_sim (the embedded MuJoCo sim, owner of /clock), vla_node (config/sim.yaml,
 on sim time) and vla_record (on sim time), each its own process. Per seed: hold, reset the sim to that seed,
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vla_ros.recording.bag import iter_episode_dirs
-from vla_ros.tools.demo import DemoError, episode_instructions, node_parameters
+from vla_ros.sim.demo import DemoError, episode_instructions, node_parameters
 
 DEFAULT_MODEL = Path("models/sim_act")
 DEFAULT_SEEDS = (1, 2, 3)
@@ -59,8 +59,8 @@ def _start_processes(processes: dict[str, Any], output_dir: Path, package_dir: P
                     real_time_factor: float) -> None:
     """vla_sim, vla_node and vla_record, started in that order (the recorder follows the node's parameters),
     each added to `processes` as soon as it runs so that the caller stops whatever did start."""
+    from vla_ros.bench.rig import NodeProcess
     from vla_ros.model import load_model_package
-    from vla_ros.tools.rig import NodeProcess
 
     height, width = load_model_package(package_dir).expected_image_size("front") or (96, 96)
     # The sim takes seed `first_seed - 1` for its start-up episode; each reset then takes the next one.
@@ -70,12 +70,12 @@ def _start_processes(processes: dict[str, Any], output_dir: Path, package_dir: P
                                         "inference_threads": 1, "use_sim_time": True, "autostart": True})
     env = {"FASTDDS_BUILTIN_TRANSPORTS": os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA"),
            "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONUNBUFFERED": "1"}
-    processes["vla_sim"] = NodeProcess(sim, module="vla_ros.ros.sim_node", env=env,
+    processes["vla_sim"] = NodeProcess(sim, module="vla_ros.sim.node", env=env,
                                        extra_args=["-r", "__node:=vla_sim"])
     processes["vla_node"] = NodeProcess(node, module="vla_ros.ros.node", env=env,
                                         extra_args=["-r", "__node:=vla_node"])
     processes["vla_record"] = NodeProcess({"output_dir": str(output_dir), "use_sim_time": True},
-                                          module="vla_ros.ros.recorder_node", env=env)
+                                          module="vla_ros.recording.node", env=env)
 
 
 def _check_alive(processes: dict[str, Any]) -> None:
@@ -92,7 +92,7 @@ def record_sim_episodes(output_dir: Path, seeds: list[int], seconds_each: float,
     import rclpy
 
     from vla_ros.ros.node import resolve_model_path
-    from vla_ros.tools.demo import _Observer
+    from vla_ros.sim.demo import _Observer
 
     if seeds != list(range(seeds[0], seeds[0] + len(seeds))) or seeds[0] < 1:
         raise DemoError(f"seeds {seeds}: expected consecutive seeds >= 1 (each sim reset takes the next one)")
@@ -133,7 +133,7 @@ def record_sim_episodes(output_dir: Path, seeds: list[int], seconds_each: float,
 
 def _wait_sim_time(clock: _SimClock, processes: dict[str, Any], until: float, what: str) -> None:
     """Until the sim's clock reaches `until` (at any real-time factor; a dead process ends the wait)."""
-    from vla_ros.tools.rig import wait_until
+    from vla_ros.bench.rig import wait_until
 
     def reached() -> bool:
         _check_alive(processes)
@@ -144,8 +144,8 @@ def _wait_sim_time(clock: _SimClock, processes: dict[str, Any], until: float, wh
 
 def _wait_ready(observer, processes: dict[str, Any], timeout: float) -> None:
     """Sim, node and recorder up: the node active, the recorder subscribed and holding the node's parameters."""
-    from vla_ros.tools.demo import NOT_READY_STATES
-    from vla_ros.tools.rig import wait_until
+    from vla_ros.bench.rig import wait_until
+    from vla_ros.sim.demo import NOT_READY_STATES
 
     def ready() -> bool:
         _check_alive(processes)
@@ -159,7 +159,7 @@ def _wait_ready(observer, processes: dict[str, Any], timeout: float) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m vla_ros.tools.record_sim_bags",
+    parser = argparse.ArgumentParser(prog="python -m vla_ros.recording.sim_bags",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path, help="folder the episode bags are copied into")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model package (default %(default)s)")

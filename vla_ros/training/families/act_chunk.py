@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vla_ros.model.families.blocks import DecoderBlock, EncoderBlock, LanguageEmbedding
+from vla_ros.training.families.blocks import DecoderBlock, EncoderBlock, LanguageEmbedding
 
 
 class ActChunkPolicy(nn.Module):
