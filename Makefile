@@ -17,6 +17,7 @@ $(STAMP): requirements.txt requirements-common.txt setup.py setup.cfg package.xm
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-build-isolation ".[dev]"
 	$(PY) -m pip install -q --no-deps --no-build-isolation --force-reinstall .
 	touch $(STAMP)
 

@@ -25,6 +25,19 @@ EXECUTABLES = {
 }
 
 
+# The workbench beside the runtime. A robot installs requirements.txt (or -gpu) and none of these; `make test`
+# and `make demo` install .[dev]. ROS packages come from the ros-jazzy-* wheels or a ROS install, not from here.
+_SIM = ["mujoco>=3.1", "matplotlib>=3.8"]
+_RECORD = ["rosbags>=0.11", "pyarrow>=15"]
+EXTRAS = {
+    "sim": _SIM,
+    "train": [*_SIM],
+    "bench": [*_SIM, *_RECORD, "hypothesis>=6.100"],
+    "record": _RECORD,
+}
+EXTRAS["dev"] = sorted({*(r for rs in EXTRAS.values() for r in rs), "pytest>=8.0", "ruff>=0.6"})
+
+
 def tree(folder: str) -> list[tuple[str, list[str]]]:
     """data_files entries installing `folder` (recursively) under share/vla_ros/<folder>."""
     entries: dict[str, list[str]] = {}
@@ -70,6 +83,7 @@ setup(
     package_data={"vla_ros": ["**/*.md"]},
     data_files=data_files,
     install_requires=["setuptools"],
+    extras_require=EXTRAS,
     zip_safe=False,
     maintainer="vla_ros maintainers",
     maintainer_email="maintainers@vla-ros.dev",

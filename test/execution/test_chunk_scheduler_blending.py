@@ -9,7 +9,7 @@ import pytest
 
 from vla_ros.core.config import Blending, ExecutionConfig
 from vla_ros.core.types import ActionChunk, ActionSemantics
-from vla_ros.execution import ChunkScheduler
+from vla_ros.execution.scheduler import ChunkScheduler
 
 
 def chunk(actions: np.ndarray | list, obs_stamp: float, *, period: float = 0.1,

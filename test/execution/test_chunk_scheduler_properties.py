@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from vla_ros.core.config import Blending, ExecutionConfig
 from vla_ros.core.types import ActionChunk, ActionSemantics
-from vla_ros.execution import ChunkScheduler
+from vla_ros.execution.scheduler import ChunkScheduler
 
 DIM = 2
 _values = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)

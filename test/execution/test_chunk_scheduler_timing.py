@@ -9,7 +9,7 @@ import pytest
 
 from vla_ros.core.config import Blending, ExecutionConfig
 from vla_ros.core.types import ActionChunk, ActionSemantics
-from vla_ros.execution import AddResult, ChunkScheduler
+from vla_ros.execution.scheduler import AddResult, ChunkScheduler
 
 
 def ramp_chunk(obs_stamp: float, *, horizon: int = 10, period: float = 0.1, dim: int = 2, instruction_id: int = 0,

@@ -7,7 +7,7 @@ import pytest
 
 from vla_ros.core.config import Blending, ExecutionConfig
 from vla_ros.core.types import ActionChunk, ActionSemantics
-from vla_ros.execution import ChunkScheduler
+from vla_ros.execution.scheduler import ChunkScheduler
 
 
 def line_chunk(obs_stamp: float, horizon: int, slope: float = 2.0) -> ActionChunk:

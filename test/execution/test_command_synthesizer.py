@@ -9,7 +9,8 @@ import pytest
 
 from vla_ros.core.config import ExecutionConfig
 from vla_ros.core.types import ActionChunk, ActionSemantics, CommandInterface
-from vla_ros.execution import ChunkScheduler, CommandSynthesizer, check_compatible
+from vla_ros.execution.scheduler import ChunkScheduler
+from vla_ros.execution.synthesis import CommandSynthesizer, check_compatible
 
 S, I = ActionSemantics, CommandInterface  # noqa: E741 - short names keep the pair table readable
 _POSSIBLE = {

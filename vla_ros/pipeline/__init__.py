@@ -1,5 +1,11 @@
-"""The ROS-free pipeline: inputs -> policy -> chunk scheduler -> safety -> command, composed from the stages."""
+"""The ROS-free pipeline: inputs -> policy -> chunk scheduler -> safety -> command, composed from the stages.
 
-from vla_ros.pipeline.pipeline import ControlOutput, Pipeline, PipelineError
+`Pipeline` runs threaded inside vla_node, or hand-driven (`activate(now, hand_driven=True)`) where the caller
+steps inference and control ticks on its own clock. `FakePolicy` stands in for a model in tests.
+"""
 
-__all__ = ["ControlOutput", "Pipeline", "PipelineError"]
+from vla_ros.pipeline.checks import PipelineError
+from vla_ros.pipeline.fake_policy import FakePolicy
+from vla_ros.pipeline.pipeline import ControlOutput, Pipeline
+
+__all__ = ["ControlOutput", "FakePolicy", "Pipeline", "PipelineError"]

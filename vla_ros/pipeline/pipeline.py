@@ -22,25 +22,20 @@ import numpy as np
 from vla_ros.commands.trajectory import guard_horizon
 from vla_ros.core.parameters import NodeConfig
 from vla_ros.core.types import ActionChunk, CommandInterface, NodeState, Observation, Policy
-from vla_ros.execution import ChunkScheduler, CommandSynthesizer, check_compatible
 from vla_ros.execution.realtime import set_fifo_priority
+from vla_ros.execution.scheduler import ChunkScheduler
+from vla_ros.execution.synthesis import CommandSynthesizer
 from vla_ros.inputs.frames import Frame, FrameStore
 from vla_ros.inputs.joint_state import JointStateError, JointStateReorderer
 from vla_ros.model import InputError, ModelPackage
+from vla_ros.pipeline.checks import check_model_matches_robot, check_plausible, command_dim_of_chunk
 from vla_ros.safety import DeadlineMonitor, SafetyDecision, SafetyInputs, SafetySupervisor, validate_chunk
 from vla_ros.safety import validate_instruction as clean_instruction
 
 Clock = Callable[[], float]
 
-# A measured position this far beyond a limit cannot be real (a robot overshoots its soft limits by far less).
-MEASURED_LIMIT_TOLERANCE = 0.5
-
 # How long the inference thread sleeps when there is nothing new to infer on; new frames wake it earlier.
 _IDLE_WAIT_S = 0.02
-
-
-class PipelineError(RuntimeError):
-    """The pipeline cannot be built from this config and model (raised at configure)."""
 
 
 @dataclass
@@ -69,12 +64,12 @@ class Pipeline:
         self.policy = policy
         self.backend_name = backend_name
         self.log = logger or logging.getLogger("vla_ros.pipeline")
-        self._check_model_matches_robot()
+        check_model_matches_robot(config, package)
 
         absolute_dims = package.absolute_dims if hasattr(package, "absolute_dims") else ()
         self.synthesizer = CommandSynthesizer(package.semantics, config.interface, config.execution.control_period,
                                               package.control_period, absolute_dims=tuple(absolute_dims))
-        self.scheduler = ChunkScheduler(config.execution, self._command_dim_of_chunk())
+        self.scheduler = ChunkScheduler(config.execution, command_dim_of_chunk(package))
         self.supervisor = SafetySupervisor(config.safety, config.limits, config.interface,
                                            config.execution.control_period,
                                            max_ee_linear_accel=config.safety.max_ee_linear_accel,
@@ -111,29 +106,6 @@ class Pipeline:
         self.timings_ms: dict[str, float] = {}
         self.inference_count = 0
 
-    # ----- construction checks -----
-    def _check_model_matches_robot(self) -> None:
-        reason = check_compatible(self.package.semantics, self.config.interface)
-        if reason:
-            raise PipelineError(reason)
-        joint_semantics = self.package.semantics.value.startswith("joint")
-        if joint_semantics and self.package.action_dim != len(self.config.joint_names):
-            raise PipelineError(
-                f"model {self.package.name!r} outputs {self.package.action_dim} action dims but joint_names has "
-                f"{len(self.config.joint_names)} joints {list(self.config.joint_names)}")
-        if self.package.state_dim is not None and self.package.state_dim != len(self.config.joint_names):
-            raise PipelineError(f"model {self.package.name!r} takes a state of {self.package.state_dim} values but "
-                                f"joint_names has {len(self.config.joint_names)}")
-        missing = [c for c in self.package.camera_names if c not in {c.name for c in self.config.inputs.cameras}]
-        if missing:
-            raise PipelineError(f"model {self.package.name!r} needs cameras {missing}; configured cameras are "
-                                f"{[c.name for c in self.config.inputs.cameras]} (parameter 'cameras')")
-
-    def _command_dim_of_chunk(self) -> int:
-        if self.package.semantics.value.startswith("ee_delta"):
-            return 6
-        return self.package.action_dim
-
     # ----- inputs (called from subscription callbacks) -----
     def on_image(self, camera: str, image: np.ndarray, stamp: float, received: float) -> None:
         expected = self.package.expected_image_size(camera)
@@ -156,7 +128,7 @@ class Pipeline:
     def on_joint_state(self, names: Sequence[str], positions: Sequence[float], received: float) -> None:
         try:
             measured = self.joint_reorderer.reorder(names, positions)
-            self._check_plausible(measured)
+            check_plausible(measured, self.config.limits, self.config.joint_names)
         except JointStateError as error:
             with self._lock:
                 self._state_error = f"joint state rejected: {error}"
@@ -165,16 +137,6 @@ class Pipeline:
             self._measured = measured
             self._state_stamp = received
             self._state_error = None
-
-    def _check_plausible(self, measured: np.ndarray) -> None:
-        """A measured joint far outside its limits is a broken driver or message, not a robot state to hold."""
-        limits = self.config.limits
-        outside = (measured < limits.lower - MEASURED_LIMIT_TOLERANCE) | (measured > limits.upper
-                                                                          + MEASURED_LIMIT_TOLERANCE)
-        if np.any(outside):
-            bad = {n: float(v) for n, v, o in zip(self.config.joint_names, measured, outside) if o}
-            raise JointStateError(f"joint positions {bad} are more than {MEASURED_LIMIT_TOLERANCE} rad outside "
-                                  "the joint limits")
 
     def on_instruction(self, raw: bytes | str) -> tuple[bool, str]:
         """A new instruction (or '' = stop). Returns (accepted, reason)."""
@@ -239,12 +201,17 @@ class Pipeline:
             self.policy.infer(Observation(images, 0.0, "warm up", state))
         self.policy.reset()
 
-    def activate(self, now: float) -> None:
+    def activate(self, now: float, hand_driven: bool = False) -> None:
+        """Start commanding. The inference thread starts too, unless `hand_driven`: then the caller runs
+        `run_inference_once(now)` and `control_tick(now)` itself, on a clock of its choosing (tests, replays,
+        offline evaluation), and the pipeline starts no thread at all."""
         with self._lock:
             self._active = True
             self.scheduler.clear()
             self._last_chunk_time = now if self._instruction else None
             self.supervisor.activate(now)
+        if hand_driven:
+            return
         self._stop.clear()
         self._thread = threading.Thread(target=self._inference_loop, name="vla_inference", daemon=True)
         self._thread.start()

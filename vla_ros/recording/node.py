@@ -35,7 +35,8 @@ from vla_ros.core.types import CommandInterface
 from vla_ros.recording.metadata import git_revision, model_sha256
 from vla_ros.recording.recorder import Recorder, RecorderConfig
 from vla_ros.ros.messages import MESSAGE_TYPES
-from vla_ros.ros.node import RELIABLE_LATCHED, resolve_model_path
+from vla_ros.ros.model_path import resolve_model_path
+from vla_ros.ros.qos import RELIABLE_LATCHED
 from vla_ros.ros.spin import spin_until_shutdown
 
 RELIABLE_DEEP = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)

@@ -126,7 +126,7 @@ def _search_states(bag: BagContents, chunks: list[dict], states: list[_State], c
                    backend: str, tolerance: float) -> dict[int, BagMessage]:
     """Older bags: per chunk, the candidate state with which the model reproduces the recorded targets."""
     from vla_ros.core.types import CommandInterface, Observation
-    from vla_ros.execution import CommandSynthesizer
+    from vla_ros.execution.synthesis import CommandSynthesizer
     from vla_ros.model import RuntimeOptions, create_policy, load_model_package
 
     package = load_model_package(package_dir)

@@ -81,7 +81,7 @@ def node_parameters(bag: BagContents, model: str | None, backend: str | None) ->
 def find_recorded_model(model_info: dict, configured: str) -> Path:
     """The recorded model: at its recorded path, else by its package name under this checkout's models/ or the
     installed share/vla_ros/models (bags move between machines; the sha256 check below catches a different one)."""
-    from vla_ros.ros.node import resolve_model_path
+    from vla_ros.ros.model_path import resolve_model_path
 
     candidates = [model_info.get("path"), configured]
     if model_info.get("name"):
@@ -135,7 +135,7 @@ class Player:
         from std_msgs.msg import String
 
         from vla_ros.ros.messages import seconds_to_time
-        from vla_ros.ros.node import RELIABLE, RELIABLE_LATCHED
+        from vla_ros.ros.qos import RELIABLE, RELIABLE_LATCHED
 
         if not rclpy.ok():
             rclpy.init()

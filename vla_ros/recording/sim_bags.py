@@ -91,7 +91,7 @@ def record_sim_episodes(output_dir: Path, seeds: list[int], seconds_each: float,
     folders, oldest first. Raises DemoError when a process dies or a wait times out."""
     import rclpy
 
-    from vla_ros.ros.node import resolve_model_path
+    from vla_ros.ros.model_path import resolve_model_path
     from vla_ros.sim.demo import _Observer
 
     if seeds != list(range(seeds[0], seeds[0] + len(seeds))) or seeds[0] < 1:

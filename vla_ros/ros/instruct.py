@@ -16,7 +16,7 @@ import rclpy
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from vla_ros.ros.node import RELIABLE, RELIABLE_LATCHED
+from vla_ros.ros.qos import RELIABLE, RELIABLE_LATCHED
 from vla_ros.safety import validate_instruction
 
 

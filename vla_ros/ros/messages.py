@@ -1,4 +1,4 @@
-"""Command messages for each command_interface, with the semantics their consumers expect."""
+"""ROS messages for the commands of vla_ros.commands, and stamp conversions."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from geometry_msgs.msg import PoseStamped, TwistStamped
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from vla_ros.commands import Command, JointArrayCommand, JointTrajectoryCommand, TwistCommand
 from vla_ros.core.types import CommandInterface
 
 CommandMessage = JointTrajectory | Float64MultiArray | TwistStamped | PoseStamped
@@ -37,6 +38,35 @@ def time_to_seconds(stamp: Time) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 
 
+def to_message(command: Command, stamp: Time) -> CommandMessage:
+    """The message for a command built by vla_ros.commands; `stamp` is the tick's time on the node's clock."""
+    if isinstance(command, JointTrajectoryCommand):
+        return joint_trajectory(command.joint_names, stamp, command.points)
+    if isinstance(command, JointArrayCommand):
+        return float64_array(command.values)
+    if isinstance(command, TwistCommand):
+        msg = TwistStamped()
+        _set_header(msg, stamp, command.frame_id)
+        _set_xyz(msg.twist.linear, command.linear)
+        _set_xyz(msg.twist.angular, command.angular)
+        return msg
+    msg = PoseStamped()
+    _set_header(msg, stamp, command.frame_id)
+    _set_xyz(msg.pose.position, command.position)
+    o = msg.pose.orientation
+    o.x, o.y, o.z, o.w = (float(v) for v in command.orientation_xyzw)
+    return msg
+
+
+def _set_header(msg: TwistStamped | PoseStamped, stamp: Time, frame_id: str) -> None:
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+
+
+def _set_xyz(vector: object, values: np.ndarray) -> None:
+    vector.x, vector.y, vector.z = (float(v) for v in values[:3])
+
+
 def joint_trajectory(joint_names: Sequence[str], stamp: Time,
                      points: Sequence[tuple[float, np.ndarray]]) -> JointTrajectory:
     """JTC message: header.stamp = when the trajectory starts; points' time_from_start relative to it."""
@@ -55,25 +85,4 @@ def float64_array(values: np.ndarray) -> Float64MultiArray:
     """ros2_control forward controllers: one value per joint, in the controller's joint order."""
     msg = Float64MultiArray()
     msg.data = values.tolist()
-    return msg
-
-
-def twist_stamped(values: np.ndarray, stamp: Time, frame_id: str) -> TwistStamped:
-    """MoveIt Servo delta_twist_cmds: [vx vy vz wx wy wz] in frame_id."""
-    msg = TwistStamped()
-    msg.header.stamp = stamp
-    msg.header.frame_id = frame_id
-    msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = (float(v) for v in values[:3])
-    msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z = (float(v) for v in values[3:6])
-    return msg
-
-
-def pose_stamped(values: np.ndarray, stamp: Time, frame_id: str) -> PoseStamped:
-    """[x y z qx qy qz qw] in frame_id."""
-    msg = PoseStamped()
-    msg.header.stamp = stamp
-    msg.header.frame_id = frame_id
-    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in values[:3])
-    o = msg.pose.orientation
-    o.x, o.y, o.z, o.w = (float(v) for v in values[3:7])
     return msg

@@ -19,29 +19,22 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
 
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.event_handler import SubscriptionEventCallbacks
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import (
-    DurabilityPolicy,
-    HistoryPolicy,
-    QoSProfile,
-    ReliabilityPolicy,
-    qos_profile_sensor_data,
-)
-from sensor_msgs.msg import CompressedImage, Image, JointState
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
+from vla_ros.commands import build_command
 from vla_ros.core.config import ConfigError
 from vla_ros.core.parameters import build_node_config
-from vla_ros.core.types import CommandInterface, NodeState
+from vla_ros.core.types import NodeState
+from vla_ros.execution.control_loop import ControlLoopHooks, ControlLoopThread, run_control_loop
 from vla_ros.execution.realtime import set_fifo_priority
-from vla_ros.execution.tick_schedule import TickSchedule
 from vla_ros.inputs.cdr import CdrError, string_payload_bytes
 from vla_ros.inputs.images import ImageError
 from vla_ros.model import create_policy, load_model_package
@@ -53,33 +46,14 @@ from vla_ros.ros.camera_process import CameraProcess
 from vla_ros.ros.camera_receiver import (
     CameraReceiverRequest,
     CameraTopic,
-    camera_qos,
     decode_image_message,
-    incompatible_qos_reason,
 )
-from vla_ros.ros.parameters import current_values, declare_schema
+from vla_ros.ros.camera_reception import InNodeCameraReceiver
+from vla_ros.ros.diagnostics import diagnostics_from_status
+from vla_ros.ros.model_path import resolve_model_path
+from vla_ros.ros.parameters import current_values, declare_schema, validate_parameter_changes
+from vla_ros.ros.qos import COMMAND_QOS, RELIABLE, RELIABLE_LATCHED
 from vla_ros.ros.spin import spin_until_shutdown
-
-RELIABLE_LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                              durability=DurabilityPolicy.TRANSIENT_LOCAL, history=HistoryPolicy.KEEP_LAST)
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
-COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
-
-
-def resolve_model_path(model_path: str) -> Path:
-    """Absolute, or relative to the working directory, or a name under the installed share/vla_ros/models."""
-    candidate = Path(model_path).expanduser()
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        shared = Path(get_package_share_directory("vla_ros")) / "models" / model_path
-        if shared.exists():
-            return shared
-    except Exception:  # not installed through ament: only the plain path applies
-        pass
-    return candidate
 
 
 def _close_policy(policy: object) -> None:
@@ -95,13 +69,10 @@ class VlaNode(LifecycleNode):
         declare_schema(self)
         self.pipeline: Pipeline | None = None
         self._entities: list = []
-        self._camera_node = None
-        self._camera_executor: SingleThreadedExecutor | None = None
-        self._camera_thread: threading.Thread | None = None
+        self._camera_thread_receiver: InNodeCameraReceiver | None = None
         self._camera_process: CameraProcess | None = None
         self._command_publisher = None
-        self._control_thread: threading.Thread | None = None
-        self._control_stop = threading.Event()
+        self._control_loop = ControlLoopThread("vla_control")
         self._last_status_state: tuple[str, str, str] | None = None
         self._configure_error = ""
         # Topic names are relative so `namespace:=arm` moves them all (/arm/vla/status, ...); without a namespace
@@ -202,33 +173,9 @@ class VlaNode(LifecycleNode):
                                                  self.get_logger(), config.io_thread_priority)
             self._camera_process.start()
             return
-        self._camera_node = rclpy.create_node(f"{self.get_name()}_camera_rx", namespace=self.get_namespace(),
-                                              context=self.context, use_global_arguments=False,
-                                              start_parameter_services=False, enable_rosout=False)
-        for camera in topics:
-            # Raw (serialized) images: the pixels are viewed in place rather than copied into an array.array
-            # while the GIL is held (~1 ms per 640x480 frame that the control thread would wait for).
-            reason = incompatible_qos_reason(camera.name, camera.topic, reliable)
-            self._camera_node.create_subscription(
-                CompressedImage if camera.compressed else Image, camera.topic,
-                lambda raw, topic=camera: self._on_serialized_image(topic.name, raw, topic.compressed),
-                camera_qos(reliable), raw=True, event_callbacks=SubscriptionEventCallbacks(
-                    incompatible_qos=lambda _info, why=reason: self._on_camera_error(why, log=True)))
-        self._camera_executor = SingleThreadedExecutor(context=self.context)
-        self._camera_executor.add_node(self._camera_node)
-        self._camera_thread = threading.Thread(target=self._spin_cameras, name="vla_camera_rx", daemon=True)
-        self._camera_thread.start()
-
-    def _spin_cameras(self) -> None:
-        executor = self._camera_executor
-        if self.pipeline is not None:
-            self.raise_thread_priority("camera", self.pipeline.config.io_thread_priority)
-        try:
-            while self.context.ok() and executor is self._camera_executor:
-                executor.spin_once(timeout_sec=0.1)
-        except Exception as error:  # shutdown races end the thread; anything else must be visible
-            if self.context.ok() and executor is self._camera_executor:
-                self.get_logger().error(f"camera reception stopped: {error!r}")
+        self._camera_thread_receiver = InNodeCameraReceiver(self, topics, reliable, self._on_serialized_image,
+                                                             self._on_camera_error)
+        self._camera_thread_receiver.start(config.io_thread_priority)
 
     def close_camera_process(self) -> None:
         if self._camera_process is not None:
@@ -237,33 +184,22 @@ class VlaNode(LifecycleNode):
 
     def stop_camera_reception(self) -> None:
         self.close_camera_process()
-        executor, node, thread = self._camera_executor, self._camera_node, self._camera_thread
-        self._camera_executor = self._camera_node = self._camera_thread = None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=2.0)
-        if executor is not None:
-            executor.shutdown(timeout_sec=1.0)
-        if node is not None:
-            node.destroy_node()
+        receiver, self._camera_thread_receiver = self._camera_thread_receiver, None
+        if receiver is not None:
+            receiver.stop()
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         assert self.pipeline is not None
         self.pipeline.activate(self.now_s())
         period = self.pipeline.config.execution.control_period
-        self._control_stop.clear()
-        self._control_thread = threading.Thread(target=self._control_loop, args=(period,), name="vla_control",
-                                                daemon=True)
-        self._control_thread.start()
+        self._control_loop.start(lambda stop: self._run_control(period, stop))
         self.get_logger().info(f"active: publishing {self.pipeline.config.interface.value} on "
                                f"{self.pipeline.config.command_topic} at {1.0 / period:.0f} Hz")
         self._publish_status()
         return TransitionCallbackReturn.SUCCESS
 
     def _stop_control(self) -> None:
-        self._control_stop.set()
-        if self._control_thread is not None and self._control_thread is not threading.current_thread():
-            self._control_thread.join(timeout=2.0)
-        self._control_thread = None
+        self._control_loop.stop()
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_control()
@@ -365,37 +301,24 @@ class VlaNode(LifecycleNode):
         return response
 
     # ----- control loop -----
-    def _control_loop(self, period: float) -> None:
-        """Fixed-rate loop on its own thread, outside the executor.
-
-        An executor timer shares its dispatch with image callbacks and the wait-set rebuild; a dedicated thread
-        sleeping to absolute deadlines only waits for the GIL. The deadlines keep their phase through a stall
-        (TickSchedule); on sim time they follow /clock, and a backwards jump (simulation reset) restarts them.
-        """
+    def _run_control(self, period: float, stop: threading.Event) -> None:
+        """The fixed-rate loop (vla_ros/execution/control_loop.py) on its own thread, on the node's clock."""
         self._raise_control_priority()
         sim_time = bool(self.get_parameter("use_sim_time").value)
-        clock = (lambda: self.get_clock().now().nanoseconds * 1e-9) if sim_time else time.monotonic
-        schedule = TickSchedule(period, clock())
-        while not self._control_stop.is_set():
-            while True:
-                remaining = schedule.remaining(clock())
-                if remaining <= 0 or self._control_stop.is_set():
-                    break
-                # Sim time advances in /clock steps: poll it; wall time: sleep the whole remainder.
-                self._control_stop.wait(min(remaining, 0.001) if sim_time else remaining)
-            if self._control_stop.is_set():
-                break
-            # The next deadline is chosen from when this tick starts, as an rcl timer does: a late start skips
-            # the deadlines already past; a slow tick is followed at once by the next one, which is then due.
-            skipped = schedule.advance(clock())
-            if skipped and self.pipeline is not None:
-                self.pipeline.deadlines.record_skipped(skipped)
-            try:
-                self._control_tick()
-            except Exception as error:  # a bug here must not silently stop the command stream
-                if not self.context.ok():
-                    break  # shutting down: the publishers are being destroyed under us
-                self.get_logger().error(f"control tick failed: {error!r}", throttle_duration_sec=1.0)
+        clock = self.now_s if sim_time else time.monotonic
+        run_control_loop(period, clock, self._control_tick, stop, polls_clock=sim_time,
+                         hooks=ControlLoopHooks(on_skipped=self._on_deadlines_skipped,
+                                                on_tick_error=self._on_control_tick_error))
+
+    def _on_deadlines_skipped(self, count: int) -> None:
+        if self.pipeline is not None:
+            self.pipeline.deadlines.record_skipped(count)
+
+    def _on_control_tick_error(self, error: Exception) -> bool:
+        if not self.context.ok():
+            return True  # shutting down: the publishers are being destroyed under us
+        self.get_logger().error(f"control tick failed: {error!r}", throttle_duration_sec=1.0)
+        return False
 
     def _raise_control_priority(self) -> None:
         self.raise_thread_priority("control", self.pipeline.config.control_thread_priority if self.pipeline else 0)
@@ -418,17 +341,10 @@ class VlaNode(LifecycleNode):
         output = pipeline.control_tick(now)
         decision = output.decision
         if decision.publish:
-            stamp = now_msg.to_msg()
-            interface = pipeline.config.interface
-            if interface is CommandInterface.JOINT_TRAJECTORY:
-                msg = messages.joint_trajectory(pipeline.config.joint_names, stamp, output.trajectory)
-            elif interface is CommandInterface.TWIST:
-                msg = messages.twist_stamped(decision.command, stamp, pipeline.config.frame_id)
-            elif interface is CommandInterface.POSE:
-                msg = messages.pose_stamped(decision.command, stamp, pipeline.config.frame_id)
-            else:
-                msg = messages.float64_array(decision.command)
-            publisher.publish(msg)
+            config = pipeline.config
+            command = build_command(config.interface, decision.command, config.joint_names, config.frame_id,
+                                    output.trajectory)
+            publisher.publish(messages.to_message(command, now_msg.to_msg()))
             if output.chunk_report is not None:
                 output.chunk_report["published"] = self.now_s()
                 self._action_chunk_publisher.publish(String(data=json.dumps(output.chunk_report)))
@@ -449,49 +365,19 @@ class VlaNode(LifecycleNode):
         self._last_status_state = (str(status["state"]), str(status["reason"]), str(status["instruction"]))
         try:
             self._status_publisher.publish(String(data=json.dumps(status)))
-            self._diagnostics_publisher.publish(self._diagnostics(status))
+            self._diagnostics_publisher.publish(diagnostics_from_status(status, self.get_clock().now().to_msg()))
         except Exception:
             if self.context.ok():
                 raise
             # Ctrl-C shut the context down under a status callback that was already running: nothing to report.
 
-    def _diagnostics(self, status: dict[str, object]) -> DiagnosticArray:
-        state = str(status["state"])
-        if state == NodeState.RUNNING.value:
-            level = DiagnosticStatus.OK
-        elif state in (NodeState.FAULT.value, NodeState.ESTOP.value):
-            level = DiagnosticStatus.ERROR
-        else:
-            level = DiagnosticStatus.WARN
-        entry = DiagnosticStatus(level=level, name="vla_node: pipeline", hardware_id="vla_ros",
-                                 message=f"{state}: {status['reason']}" if status["reason"] else state)
-        for key, value in status.items():
-            if isinstance(value, dict):
-                entry.values += [KeyValue(key=f"{key}.{k}", value=str(v)) for k, v in value.items()]
-            else:
-                entry.values.append(KeyValue(key=key, value=str(value)))
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        array.status = [entry]
-        return array
-
-    def _on_set_parameters(self, parameters):
-        from rcl_interfaces.msg import SetParametersResult
-
-        from vla_ros.core.parameters import SCHEMA_BY_NAME, validate_value
-
-        for parameter in parameters:
-            spec = SCHEMA_BY_NAME.get(parameter.name)
-            if spec is None:
-                continue
-            try:
-                validate_value(spec, parameter.value)
-            except ConfigError as error:
-                return SetParametersResult(successful=False, reason=str(error))
-        for parameter in parameters:
-            if parameter.name == "status_rate_hz":
-                self._status_timer.timer_period_ns = int(1e9 / float(parameter.value))
-        return SetParametersResult(successful=True)
+    def _on_set_parameters(self, parameters: list) -> object:
+        result = validate_parameter_changes(parameters)
+        if result.successful:
+            for parameter in parameters:
+                if parameter.name == "status_rate_hz":
+                    self._status_timer.timer_period_ns = int(1e9 / float(parameter.value))
+        return result
 
 
 # A thread waiting for the GIL asks its holder to let go only after the switch interval (5 ms by default), so

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    ParameterType,
+    SetParametersResult,
+)
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
-from vla_ros.core.parameters import SCHEMA, ParameterSpec
+from vla_ros.core.config import ConfigError
+from vla_ros.core.parameters import SCHEMA, SCHEMA_BY_NAME, ParameterSpec, validate_value
 
 
 def _ros_type(spec: ParameterSpec) -> int:
@@ -49,3 +57,16 @@ def declare_schema(node: Node) -> None:
 
 def current_values(node: Node) -> dict[str, object]:
     return {spec.name: node.get_parameter(spec.name).value for spec in SCHEMA}
+
+
+def validate_parameter_changes(parameters: list[Parameter]) -> SetParametersResult:
+    """Refuse a `ros2 param set` that the schema refuses, with the schema's reason; others are not ours."""
+    for parameter in parameters:
+        spec = SCHEMA_BY_NAME.get(parameter.name)
+        if spec is None:
+            continue
+        try:
+            validate_value(spec, parameter.value)
+        except ConfigError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+    return SetParametersResult(successful=True)

@@ -109,7 +109,7 @@ class _Observer:
         from std_srvs.srv import Trigger
         from trajectory_msgs.msg import JointTrajectory
 
-        from vla_ros.ros.node import RELIABLE, RELIABLE_LATCHED
+        from vla_ros.ros.qos import RELIABLE, RELIABLE_LATCHED
 
         # Shut down at the end only what we started: a caller's own rclpy context stays up.
         self.owns_context = not rclpy.ok()
@@ -220,7 +220,7 @@ def run_episodes(package_dir: Path, episodes: int, first_seed: int = 1, backend:
 
     if first_seed < 1:
         raise DemoError(f"first_seed={first_seed}: expected >= 1 (vla_sim's start-up episode takes first_seed - 1)")
-    from vla_ros.ros.node import resolve_model_path
+    from vla_ros.ros.model_path import resolve_model_path
 
     package_dir = resolve_model_path(str(package_dir)).resolve()
     if not (package_dir / "vla.yaml").is_file():

@@ -12,7 +12,7 @@ from vla_ros.core.parameters import build_node_config
 from vla_ros.core.types import NodeState
 from vla_ros.model import create_policy, load_model_package
 from vla_ros.model.options import RuntimeOptions
-from vla_ros.pipeline.pipeline import Pipeline, PipelineError
+from vla_ros.pipeline import Pipeline, PipelineError
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "act_example"
 JOINTS = [f"joint_{i}" for i in range(1, 7)]
@@ -35,9 +35,7 @@ def _pipeline(**params) -> tuple[Pipeline, Clock]:
     policy, selection = create_policy(package, "onnxruntime", RuntimeOptions(intra_op_threads=1))
     clock = Clock()
     pipeline = Pipeline(config, package, policy, selection.name, clock, logging.getLogger("test"))
-    # Driven by hand: active without the background inference thread.
-    pipeline._active = True
-    pipeline.supervisor.activate(clock.now)
+    pipeline.activate(clock.now, hand_driven=True)
     return pipeline, clock
 
 
