@@ -104,8 +104,8 @@ def test_when_io_binding_is_enabled_expect_same_actions(act_package_dir: Path) -
 def test_when_infer_runs_expect_stage_timings(act_package_dir: Path) -> None:
     policy, _ = create_policy(load_model_package(act_package_dir), "onnxruntime")
     policy.infer(observation())
-    assert {"preprocess", "inference", "postprocess"} <= set(policy.last_timings_ms)
-    assert all(v >= 0.0 for v in policy.last_timings_ms.values())
+    assert {"preprocess", "inference", "postprocess"} <= set(policy.timings_ms)
+    assert all(v >= 0.0 for v in policy.timings_ms.values())
     policy.reset()
     assert policy.infer(observation()).shape == (10, 6)
 

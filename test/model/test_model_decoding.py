@@ -8,7 +8,7 @@ import pytest
 from vla_ros.core.types import ActionSemantics
 from vla_ros.model import InvalidModelOutput
 from vla_ros.model.decoding import ActionDecoder, apply_gripper, bin_centers, decode_bins, unnormalize
-from vla_ros.model.manifest import (
+from vla_ros.model.manifest_types import (
     ActionSpec,
     BinEncoding,
     BinScheme,

@@ -13,7 +13,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from vla_ros.core.types import Observation
 from vla_ros.model import ModelPackageError, create_policy, load_model_package
 from vla_ros.model.language import InstructionEncoder
-from vla_ros.model.manifest import LanguageInput, WeightFile
+from vla_ros.model.manifest_types import LanguageInput, WeightFile
 from vla_ros.model.package import sha256_file
 
 VOCAB = {"[PAD]": 0, "[UNK]": 1, "pick": 2, "up": 3, "the": 4, "cube": 5}

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vla_ros.model import InputError
-from vla_ros.model.manifest import (
+from vla_ros.model.manifest_types import (
     CameraInput,
     ColorOrder,
     Interpolation,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -22,6 +22,37 @@ class ActionSemantics(str, Enum):
     JOINT_VELOCITY = "joint_velocity"  # rad/s
     EE_DELTA = "ee_delta"  # per-step [dx dy dz drx dry drz] in the base frame (m, rad)
     EE_ABSOLUTE = "ee_absolute"  # [x y z qx qy qz qw] in the base frame
+
+    @property
+    def is_joint(self) -> bool:
+        """Actions in joint space: one value per joint, so the action dim must match the robot's joints."""
+        return self in (
+            ActionSemantics.JOINT_POSITION,
+            ActionSemantics.JOINT_POSITION_DELTA,
+            ActionSemantics.JOINT_VELOCITY,
+        )
+
+    @property
+    def is_joint_position(self) -> bool:
+        """Actions that become absolute joint position targets (deltas once integrated onto the measured state)."""
+        return self in (ActionSemantics.JOINT_POSITION, ActionSemantics.JOINT_POSITION_DELTA)
+
+    @property
+    def is_rate(self) -> bool:
+        """Actions executed as rates (joint velocities, twists): held between steps, zero after the last one."""
+        return self in (ActionSemantics.JOINT_VELOCITY, ActionSemantics.EE_DELTA)
+
+    @property
+    def cartesian_dims(self) -> int | None:
+        """End-effector values per action without a gripper (6 for a delta, 7 for a pose with its quaternion).
+
+        None for joint semantics, whose action dim follows the robot instead.
+        """
+        if self is ActionSemantics.EE_DELTA:
+            return 6
+        if self is ActionSemantics.EE_ABSOLUTE:
+            return 7
+        return None
 
 
 class CommandInterface(str, Enum):
@@ -40,6 +71,11 @@ class CommandInterface(str, Enum):
             CommandInterface.JOINT_POSITION,
             CommandInterface.JOINT_VELOCITY,
         )
+
+    @property
+    def is_joint_position(self) -> bool:
+        """Publishes joint positions (a trajectory or one position per tick), not velocities or poses."""
+        return self in (CommandInterface.JOINT_TRAJECTORY, CommandInterface.JOINT_POSITION)
 
     @property
     def is_velocity(self) -> bool:
@@ -105,8 +141,21 @@ class ActionChunk:
         return self.obs_stamp + step * self.period
 
 
+@runtime_checkable
 class Policy(Protocol):
-    """The small interface every model backend implements (openpi's BasePolicy in spirit)."""
+    """The small interface every model backend implements (openpi's BasePolicy in spirit).
+
+    Call infer() from one thread at a time. runtime_checkable so tests can assert that a class implements it
+    (isinstance checks only that the members exist, not their signatures).
+    """
+
+    @property
+    def timings_ms(self) -> Mapping[str, float]:
+        """Per-stage wall times of the last infer() in ms (e.g. preprocess, inference, postprocess, total).
+
+        Empty before the first inference and after reset().
+        """
+        ...
 
     def infer(self, obs: Observation) -> np.ndarray:
         """Return actions [T, D] in robot units for this observation."""
@@ -114,4 +163,8 @@ class Policy(Protocol):
 
     def reset(self) -> None:
         """Forget any per-episode state (called on instruction change and activation)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the policy holds (a child process, shared memory). Safe to call more than once."""
         ...

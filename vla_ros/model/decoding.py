@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from vla_ros.model.errors import InvalidModelOutput
-from vla_ros.model.manifest import (
+from vla_ros.model.manifest_types import (
     ActionSpec,
     BinEncoding,
     BinScheme,

@@ -89,7 +89,7 @@ def serve(connection: Connection) -> None:
             stack = "".join(traceback.format_tb(error.__traceback__))
             connection.send(("error", "model", f"{type(error).__name__}: {error}", stack))
             continue
-        connection.send(("ok", np.asarray(actions), dict(policy.last_timings_ms)))
+        connection.send(("ok", np.asarray(actions), dict(policy.timings_ms)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_ros.model.errors import ModelPackageError
-from vla_ros.model.manifest import LanguageInput
+from vla_ros.model.manifest_types import LanguageInput
 
 
 class InstructionEncoder:

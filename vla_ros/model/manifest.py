@@ -1,4 +1,4 @@
-"""The model package manifest (`vla.yaml`): typed, strictly parsed, every field documented in README.md.
+"""Parsing the model package manifest (`vla.yaml`) into the types of manifest_types, strictly.
 
 Parsing is strict on purpose: an unknown field is usually a typo of a field that then silently took its
 default, and a missing normalization or action semantics would make the robot move in the wrong units.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -17,215 +16,36 @@ import numpy as np
 
 from vla_ros.core.types import ActionSemantics
 from vla_ros.model.errors import ModelPackageError
+from vla_ros.model.manifest_types import (
+    BYTES_TOKENIZER,
+    FLOAT_DTYPES,
+    FORMAT_VERSION,
+    IMAGE_DTYPES,
+    MANIFEST_FILE,
+    TOKEN_DTYPES,
+    ActionSpec,
+    BinEncoding,
+    BinScheme,
+    BinsSpec,
+    CameraInput,
+    ColorOrder,
+    GripperSpec,
+    Interpolation,
+    LanguageInput,
+    Layout,
+    Manifest,
+    Normalization,
+    NormalizationKind,
+    OutputKind,
+    OutputSpec,
+    ResizeMode,
+    StateInput,
+    TorchWeights,
+    WeightFile,
+)
 
-FORMAT_VERSION = 1
-MANIFEST_FILE = "vla.yaml"
-
-
-class ResizeMode(str, Enum):
-    RESIZE = "resize"  # stretch to the target size (aspect ratio not kept)
-    CENTER_CROP = "center_crop"  # crop the largest centered region with the target aspect ratio, then resize
-    LETTERBOX = "letterbox"  # scale to fit inside the target, pad the rest with pad_value
-
-
-class Interpolation(str, Enum):
-    NEAREST = "nearest"
-    LINEAR = "linear"
-    AREA = "area"
-    CUBIC = "cubic"
-
-
-class ColorOrder(str, Enum):
-    RGB = "rgb"
-    BGR = "bgr"
-
-
-class Layout(str, Enum):
-    NCHW = "nchw"
-    NHWC = "nhwc"
-
-
-class NormalizationKind(str, Enum):
-    MEAN_STD = "mean_std"  # normalized = (x - mean) / std
-    BOUNDS = "bounds"  # normalized = 2 (x - low) / (high - low) - 1  (low/high: q01/q99 or min/max)
-    NONE = "none"  # the model works in robot units
-
-
-class OutputKind(str, Enum):
-    CONTINUOUS = "continuous"  # [1, T, D] float actions (normalized as declared)
-    BINS = "bins"  # [1, T, D, L] logits or [1, T, D] token ids over uniform bins in [-1, 1]
-
-
-class BinScheme(str, Enum):
-    RT2 = "rt2"  # n_bins equal bins over [-1, 1], value = bin center; token id = bin + token_offset
-    OPENVLA = "openvla"  # n_bins edges linspace(-1, 1) -> n_bins - 1 centers; token id counted down from vocab_size
-
-
-class BinEncoding(str, Enum):
-    LOGITS = "logits"
-    TOKEN_IDS = "token_ids"
-
-
-IMAGE_DTYPES = ("float32", "float16", "uint8")
-FLOAT_DTYPES = ("float32", "float16")
-TOKEN_DTYPES = ("int64", "int32")
-BYTES_TOKENIZER = "bytes"
-
-
-@dataclass(frozen=True)
-class WeightFile:
-    """A file of the package and its sha256 (hex); sha256 is None only in an export draft."""
-
-    file: str
-    sha256: str | None
-
-
-@dataclass(frozen=True)
-class CameraInput:
-    name: str
-    tensor: str
-    size: tuple[int, int]  # (h, w) the model sees
-    resize: ResizeMode
-    interpolation: Interpolation
-    pad_value: int  # letterbox fill, 0..255 in source pixel units
-    color_order: ColorOrder
-    layout: Layout
-    dtype: str
-    scale: float
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    source_size: tuple[int, int] | None  # (h, w) the camera must deliver, or None for any size
-
-
-@dataclass(frozen=True)
-class LanguageInput:
-    tokenizer: WeightFile | None  # None means the built-in byte-level tokenizer ("bytes")
-    tensor: str
-    mask_tensor: str | None
-    max_length: int
-    pad_id: int
-    dtype: str
-
-
-@dataclass(frozen=True)
-class Normalization:
-    kind: NormalizationKind
-    mean: np.ndarray | None = None
-    std: np.ndarray | None = None
-    low: np.ndarray | None = None
-    high: np.ndarray | None = None
-    mask: np.ndarray | None = None  # bool [D]; True = this dimension is normalized, False = passed through
-
-
-@dataclass(frozen=True)
-class StateInput:
-    tensor: str
-    dim: int
-    dtype: str
-    normalization: Normalization
-
-
-@dataclass(frozen=True)
-class BinsSpec:
-    scheme: BinScheme
-    n_bins: int
-    encoding: BinEncoding
-    vocab_size: int | None  # openvla only
-    token_offset: int | None  # rt2 token ids only
-
-    @property
-    def logits_size(self) -> int:
-        """Length of the last logits axis: bins for rt2, the whole vocabulary for openvla."""
-        if self.scheme is BinScheme.OPENVLA:
-            assert self.vocab_size is not None
-            return self.vocab_size
-        return self.n_bins
-
-
-@dataclass(frozen=True)
-class OutputSpec:
-    kind: OutputKind
-    tensor: str
-    horizon: int
-    action_dim: int
-    bins: BinsSpec | None
-
-
-@dataclass(frozen=True)
-class GripperSpec:
-    """Maps the model's gripper value (after unnormalization) linearly onto the robot's convention."""
-
-    index: int
-    model_open: float
-    model_closed: float
-    robot_open: float
-    robot_closed: float
-    binarize: bool  # snap to robot_open / robot_closed at the midpoint
-
-
-@dataclass(frozen=True)
-class ActionSpec:
-    semantics: ActionSemantics
-    normalization: Normalization
-    gripper: GripperSpec | None
-
-
-@dataclass(frozen=True)
-class TorchWeights:
-    module: str  # "python.module.path:ClassName"
-    state_dict: WeightFile | None
-    kwargs: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Manifest:
-    name: str
-    description: str
-    cameras: tuple[CameraInput, ...]
-    language: LanguageInput | None
-    state: StateInput | None
-    outputs: OutputSpec
-    action: ActionSpec
-    control_period_s: float
-    onnx: WeightFile | None
-    torch: TorchWeights | None
-    format_version: int = FORMAT_VERSION
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    def input_tensor_names(self) -> list[str]:
-        names = [c.tensor for c in self.cameras]
-        if self.language is not None:
-            names.append(self.language.tensor)
-            if self.language.mask_tensor is not None:
-                names.append(self.language.mask_tensor)
-        if self.state is not None:
-            names.append(self.state.tensor)
-        return names
-
-    def input_shapes(self) -> dict[str, tuple[tuple[int, ...], str]]:
-        """tensor name -> (shape with batch 1, dtype) exactly as the runtime feeds it."""
-        shapes: dict[str, tuple[tuple[int, ...], str]] = {}
-        for cam in self.cameras:
-            h, w = cam.size
-            shape = (1, 3, h, w) if cam.layout is Layout.NCHW else (1, h, w, 3)
-            shapes[cam.tensor] = (shape, cam.dtype)
-        if self.language is not None:
-            shapes[self.language.tensor] = ((1, self.language.max_length), self.language.dtype)
-            if self.language.mask_tensor is not None:
-                shapes[self.language.mask_tensor] = ((1, self.language.max_length), self.language.dtype)
-        if self.state is not None:
-            shapes[self.state.tensor] = ((1, self.state.dim), self.state.dtype)
-        return shapes
-
-    def output_shape(self) -> tuple[tuple[int, ...], str | None]:
-        """(shape with batch 1, dtype or None when any float/int dtype is acceptable)."""
-        out = self.outputs
-        if out.kind is OutputKind.CONTINUOUS:
-            return (1, out.horizon, out.action_dim), "float"
-        assert out.bins is not None
-        if out.bins.encoding is BinEncoding.LOGITS:
-            return (1, out.horizon, out.action_dim, out.bins.logits_size), "float"
-        return (1, out.horizon, out.action_dim), "int"
+# The parsing entry point and the format constants that callers of it need; the types are in manifest_types.
+__all__ = ["FORMAT_VERSION", "MANIFEST_FILE", "Manifest", "parse_manifest"]
 
 
 # --------------------------------------------------------------------------------------------- parsing helpers
@@ -493,10 +313,6 @@ def _gripper(sec: _Section, action_dim: int) -> GripperSpec:
     return GripperSpec(index, model_open, model_closed, robot_open, robot_closed, binarize)
 
 
-# Cartesian semantics fix the number of non-gripper action dimensions; joint semantics follow the robot.
-_CARTESIAN_DIMS = {ActionSemantics.EE_DELTA: 6, ActionSemantics.EE_ABSOLUTE: 7}
-
-
 def _action(sec: _Section, action_dim: int) -> ActionSpec:
     semantics = sec.choice("semantics", ActionSemantics)
     norm_sec = sec.section("normalization")
@@ -506,7 +322,8 @@ def _action(sec: _Section, action_dim: int) -> ActionSpec:
     gripper_sec = sec.section("gripper", optional=True)
     gripper = _gripper(gripper_sec, action_dim) if gripper_sec is not None else None
     sec.finish()
-    expected = _CARTESIAN_DIMS.get(semantics)
+    # Cartesian semantics fix the number of non-gripper action dimensions; joint semantics follow the robot.
+    expected = semantics.cartesian_dims
     if expected is not None:
         arm_dims = action_dim - (1 if gripper is not None else 0)
         if arm_dims != expected:

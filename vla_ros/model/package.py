@@ -10,7 +10,8 @@ import yaml
 
 from vla_ros.core.types import ActionSemantics
 from vla_ros.model.errors import ModelPackageError
-from vla_ros.model.manifest import MANIFEST_FILE, Manifest, WeightFile, parse_manifest
+from vla_ros.model.manifest import parse_manifest
+from vla_ros.model.manifest_types import MANIFEST_FILE, Manifest, WeightFile
 
 
 def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:

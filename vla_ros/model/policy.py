@@ -26,7 +26,12 @@ class ModelPolicy:
         self._state = StatePreprocessor(manifest.state) if manifest.state is not None else None
         self.encoder = InstructionEncoder(manifest.language, package.root) if manifest.language else None
         self._decode = ActionDecoder(manifest.outputs, manifest.action)
-        self.last_timings_ms: dict[str, float] = {}
+        self.timings_ms: dict[str, float] = {}
+
+    @property
+    def last_timings_ms(self) -> dict[str, float]:
+        """The former name of timings_ms, still read by the pipeline and the benchmarks."""
+        return self.timings_ms
 
     @property
     def backend_name(self) -> str:
@@ -56,10 +61,13 @@ class ModelPolicy:
         t2 = time.perf_counter()
         actions = self._decode(raw)
         t3 = time.perf_counter()
-        self.last_timings_ms = {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3,
-                                "postprocess": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
+        self.timings_ms = {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3,
+                           "postprocess": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
         return actions
 
     def reset(self) -> None:
         """The bundled models are stateless per frame; the instruction cache is keyed by text, so it stays valid."""
-        self.last_timings_ms = {}
+        self.timings_ms = {}
+
+    def close(self) -> None:
+        """Nothing to release: the backend session frees its memory when the policy is garbage collected."""

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from vla_ros.model.errors import InputError
-from vla_ros.model.manifest import (
+from vla_ros.model.manifest_types import (
     CameraInput,
     ColorOrder,
     Interpolation,

@@ -100,7 +100,7 @@ class ProcessPolicy:
         self._startup_timeout_s = startup_timeout_s
         self._process: subprocess.Popen | None = None
         self._connection: Connection | None = None
-        self.last_timings_ms: dict[str, float] = {}
+        self.timings_ms: dict[str, float] = {}  # the child's stage timings plus "ipc" (the round trip's overhead)
         self._slots = ImageSlots()
         self.selection = self._start()
 
@@ -148,6 +148,7 @@ class ProcessPolicy:
             raise InferenceWorkerError(f"inference process exited (code {code}) {during}") from error
 
     def close(self) -> None:
+        """Stops the child process and frees the image slots; safe to call again (and from __del__)."""
         if self._connection is not None:
             self._connection.close()  # the child sees EOF and exits
             self._connection = None
@@ -158,6 +159,11 @@ class ProcessPolicy:
 
     def __del__(self) -> None:
         self.close()
+
+    @property
+    def last_timings_ms(self) -> dict[str, float]:
+        """The former name of timings_ms, still read by the pipeline and the benchmarks."""
+        return self.timings_ms
 
     @property
     def pid(self) -> int | None:
@@ -192,11 +198,11 @@ class ProcessPolicy:
             raise InferenceWorkerError(message) from RemoteModelError(reply[3] if len(reply) > 3 else "")
         actions, timings = reply[1], reply[2]
         round_trip_ms = (time.perf_counter() - started) * 1e3
-        self.last_timings_ms = {**timings, "ipc": max(0.0, round_trip_ms - timings.get("total", 0.0))}
+        self.timings_ms = {**timings, "ipc": max(0.0, round_trip_ms - timings.get("total", 0.0))}
         return actions
 
     def reset(self) -> None:
-        self.last_timings_ms = {}
+        self.timings_ms = {}
         if not self._alive():
             return  # a fresh worker starts on the next infer()
         assert self._connection is not None

@@ -133,7 +133,7 @@ def _search_states(bag: BagContents, chunks: list[dict], states: list[_State], c
     policy, _ = create_policy(package, backend=backend, options=RuntimeOptions(intra_op_threads=1))
     synthesizer = CommandSynthesizer(package.semantics, CommandInterface(config.get("command_interface")),
                                      1.0 / float(config.get("control_rate_hz", 50.0)), package.control_period,
-                                     absolute_dims=tuple(getattr(package, "absolute_dims", ()) or ()))
+                                     absolute_dims=package.absolute_dims)
     frames = _frames(bag)
     pairs: dict[int, BagMessage] = {}
     for chunk in chunks:

@@ -16,7 +16,7 @@ import numpy as np
 
 from vla_ros.model.backends.engine_cache import EngineCache, EngineKey
 from vla_ros.model.errors import BackendUnavailable, ModelPackageError
-from vla_ros.model.manifest import Manifest
+from vla_ros.model.manifest_types import Manifest
 from vla_ros.model.options import RuntimeOptions
 
 _LOG = logging.getLogger("vla_ros.model.tensorrt")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_ros.model.errors import BackendUnavailable, ModelPackageError
-from vla_ros.model.manifest import TorchWeights
+from vla_ros.model.manifest_types import TorchWeights
 from vla_ros.model.options import RuntimeOptions
 
 
