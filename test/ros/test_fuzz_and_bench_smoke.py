@@ -78,7 +78,7 @@ def test_bench_latency_reports_each_stage_from_camera_stamp_to_command() -> None
 
 
 def test_bench_window_counts_only_holds_entered_and_deadlines_skipped_inside_it() -> None:
-    from vla_ros.bench.cli import _events_between
+    from vla_ros.bench.rate import _events_between
 
     first = {"safety": {"hold_stale_state": 2, "hold_stale_image": 0, "ticks": 5}, "deadlines": {"skipped": 1}}
     last = {"safety": {"hold_stale_state": 3, "hold_stale_image": 0, "hold_fault": 1, "ticks": 900},
@@ -88,7 +88,7 @@ def test_bench_window_counts_only_holds_entered_and_deadlines_skipped_inside_it(
 
 
 def test_bench_attributes_a_too_late_publish_to_the_machine_only_where_the_bare_timer_stalled_too() -> None:
-    from vla_ros.bench.cli import _coincident_stalls
+    from vla_ros.bench.rate import _coincident_stalls
 
     period = 0.01
     node = [0.00, 0.01, 0.02, 0.05, 0.06, 0.07, 0.10, 0.11]  # too late after 0.02 and after 0.07

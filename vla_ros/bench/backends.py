@@ -7,8 +7,6 @@ max abs difference and cosine of the decoded actions against torch.
 
 from __future__ import annotations
 
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from vla_ros.bench.machine import machine_info
+from vla_ros.core.timing import timing_stats
 from vla_ros.model.backends.onnxruntime_backend import CPU_PROVIDER, available_gpu_providers
 from vla_ros.model.errors import BackendUnavailable, ModelPackageError
 from vla_ros.model.options import RuntimeOptions
@@ -25,44 +25,6 @@ from vla_ros.model.runtime import create_policy
 from vla_ros.training.export import cosine_similarity, random_observations
 
 WARMUP = 10
-
-
-def timing_stats(samples_ms: list[float]) -> dict[str, float | int]:
-    values = np.asarray(samples_ms, dtype=np.float64)
-    return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99)),
-            "max_ms": float(values.max()), "n": len(samples_ms)}
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
-def machine_info() -> dict[str, Any]:
-    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
-                            "cpu": _cpu_model() or platform.processor() or platform.machine(),
-                            "cpu_count": os.cpu_count(), "load_average_1m": os.getloadavg()[0]}
-    try:
-        import onnxruntime
-        import torch
-
-        info["torch"] = torch.__version__
-        info["onnxruntime"] = onnxruntime.__version__
-        info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    except ImportError:
-        pass
-    try:
-        import tensorrt
-
-        info["tensorrt"] = tensorrt.__version__
-    except ImportError:
-        info["tensorrt"] = None
-    return info
 
 
 def _candidates(options: RuntimeOptions) -> list[tuple[str, str, RuntimeOptions]]:

@@ -5,7 +5,7 @@ Three passes over the same seeded episodes, each with vla_sim and vla_node as se
   ablated   the same episodes, instructions rotated by one episode (the language-ablated control: a policy
             that ignores the instruction keeps its success, one that follows it mostly fails)
   torch     the episodes' own instructions, torch backend (ONNX must match torch within +-4 points)
-Targets (issue 6): success >= 90 %, ablated <= 40 %, |onnx - torch| <= 4 points.
+Targets: success >= 90 %, ablated <= 40 %, |onnx - torch| <= 4 points.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vla_ros.bench.backends import machine_info, timing_stats
+from vla_ros.bench.machine import machine_info
+from vla_ros.core.timing import timing_stats
 from vla_ros.sim.demo import DEFAULT_MODEL, DemoRun, run_episodes
 
 TARGET_SUCCESS = 0.90

@@ -19,7 +19,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-JOINTS = [f"joint_{i}" for i in range(1, 7)]
+from vla_ros.bench.node_runs import JOINTS
+
 LOWER, UPPER, MARGIN, MAX_DELTA = -3.0, 3.0, 0.1, 0.05
 HOME = np.array([0.1, -0.2, 0.3, -0.4, 0.5, -0.6])
 

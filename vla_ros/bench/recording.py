@@ -1,4 +1,4 @@
-"""`vla_bench recording`: the control rate with and without recording (issue 7).
+"""`vla_bench recording`: the control rate with and without a recorder running.
 
 The rate suite's set-up (Rig: 640x480 camera at 30 Hz, joint states at 100 Hz; vla_node with a generated ACT
 model, joint_trajectory at RATE Hz), alternating runs without and with a recorder_node process recording every
@@ -12,14 +12,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from vla_ros.bench.cli import _model_for_bench, _node_params, _period_errors, _stamp_of
+from vla_ros.bench.node_runs import INSTRUCTION, JOINTS, model_for_bench, node_params, period_errors, stamp_of
 from vla_ros.bench.rig import NodeProcess, Rig, wait_until
 from vla_ros.core.types import CommandInterface
 from vla_ros.recording.bag import directory_bytes
 
 
 def measure(rig: Rig, model: Path, rate: float, duration: float, record_dir: Path | None, priority: int) -> dict:
-    node = NodeProcess(_node_params(model, rate, 1, priority))
+    node = NodeProcess(node_params(model, rate, 1, priority))
     recorder = None
     try:
         rig.wait_for_node()
@@ -27,18 +27,18 @@ def measure(rig: Rig, model: Path, rate: float, duration: float, record_dir: Pat
             recorder = NodeProcess({"output_dir": str(record_dir), "command_interface": "joint_trajectory",
                                     "model_path": str(model)}, module="vla_ros.recording.node")
             wait_until(lambda: rig.node.count_subscribers("/vla/action_chunk") > 0, 60, "recorder")
-        rig.instruct(f"touch the red cube {time.monotonic():.0f}")  # a new episode per run
+        rig.instruct(f"{INSTRUCTION} {time.monotonic():.0f}")  # a new episode per run
         rig.wait_for_status(lambda s: s.get("state") == "RUNNING", 60, "RUNNING")
         begin = rig.now()
         time.sleep(duration)  # the measurement window
         end = rig.now()
-        stamps = [_stamp_of(m) for _, m in rig.commands_between(begin, end)]
+        stamps = [stamp_of(m) for _, m in rig.commands_between(begin, end)]
         rig.instruct("")
     finally:
         if recorder is not None:
             recorder.stop()
         node.stop()
-    result = _period_errors(stamps, 1.0 / rate)
+    result = period_errors(stamps, 1.0 / rate)
     if record_dir is not None:
         result["recorded_bytes"] = directory_bytes(record_dir)
         result["recorder_log_tail"] = recorder.log()[-300:] if recorder else ""
@@ -48,8 +48,8 @@ def measure(rig: Rig, model: Path, rate: float, duration: float, record_dir: Pat
 def run_recording_rate(rate: float, duration: float, pairs: int, priority: int) -> dict:
     runs: dict[str, list[dict]] = {"without_recording": [], "with_recording": []}
     with tempfile.TemporaryDirectory() as tmp:
-        model = _model_for_bench(Path(tmp), (224, 224), None)
-        rig = Rig(CommandInterface.JOINT_TRAJECTORY, [f"joint_{i}" for i in range(1, 7)], image_size=(480, 640))
+        model = model_for_bench(Path(tmp), (224, 224), None)
+        rig = Rig(CommandInterface.JOINT_TRAJECTORY, JOINTS, image_size=(480, 640))
         try:
             for pair in range(pairs):
                 runs["without_recording"].append(measure(rig, model, rate, duration, None, priority))

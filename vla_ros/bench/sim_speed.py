@@ -16,17 +16,12 @@ from collections import Counter
 import numpy as np
 
 import vla_ros.sim  # noqa: F401  (selects the GL backend first)
+from vla_ros.core.timing import timing_stats
 from vla_ros.sim.expert import run_expert_episode
 from vla_ros.sim.world import ArmSim, SimConfig
 
 
-def timing_stats(samples_ms: list[float]) -> dict[str, float]:
-    values = np.asarray(samples_ms)
-    return {"p50_ms": round(float(np.percentile(values, 50)), 3), "p99_ms": round(float(np.percentile(values, 99)), 3),
-            "max_ms": round(float(values.max()), 3), "n": len(samples_ms)}
-
-
-def render_timing(width: int, height: int, frames: int = 200) -> dict[str, float]:
+def render_timing(width: int, height: int, frames: int = 200) -> dict[str, float | int]:
     sim = ArmSim(SimConfig(image_width=width, image_height=height))
     sim.command_positions([0.5, 0.4, 1.4, 0.0, 1.0, 0.5, 0.02])
     samples = []
@@ -36,7 +31,7 @@ def render_timing(width: int, height: int, frames: int = 200) -> dict[str, float
         sim.render()
         samples.append((time.perf_counter() - started) * 1e3)
     sim.close()
-    return timing_stats(samples)
+    return timing_stats(samples, digits=3)
 
 
 def real_time_factor(seconds: float, camera_rate_hz: float | None, width: int = 224, height: int = 224) -> float:
@@ -72,7 +67,7 @@ def expert_success(episodes: int) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m vla_ros.bench.sim_speed", description=__doc__)
     parser.add_argument("--episodes", type=int, default=200, help="expert episodes (seeds 0..N-1)")
     args = parser.parse_args()
     results = {

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vla_ros.core.config import JointLimits, SafetyConfig
+from vla_ros.core.timing import timing_stats
 from vla_ros.core.types import CommandInterface, NodeState
 from vla_ros.safety.decision import SafetyDecision, SafetyInputs
 from vla_ros.safety.limits import POSITION_CLAMPED, WORKSPACE_CLAMPED, quaternion_angle
@@ -356,14 +357,6 @@ class _InterfaceSoak:
                 self._violation(decision, "pose hold is not the last safe pose (S13)")
 
 
-def _timing(seconds: list[float]) -> dict:
-    if not seconds:
-        return {"p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0, "n": 0}
-    ms = np.asarray(seconds) * 1000.0
-    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "max_ms": float(ms.max()), "n": int(ms.size)}
-
-
 def run_soak(duration_s: float, rate_hz: float = 100.0, seed: int = 0,
              interfaces: tuple[CommandInterface, ...] = tuple(CommandInterface),
              config: SafetyConfig | None = None,
@@ -415,7 +408,7 @@ def run_soak(duration_s: float, rate_hz: float = 100.0, seed: int = 0,
         "max_detection_delay_ms": float(delays.max()),
         "detection_delay_bound_ms": period * 1000.0,
         "supervisor_counters": counters,
-        "step_time": _timing(step_times),
+        "step_time": timing_stats(np.asarray(step_times) * 1000.0),
         "problem_examples": report.examples,
         "passed": problems == 0,
     }

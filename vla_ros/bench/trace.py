@@ -133,7 +133,7 @@ def render_trace_png(traces: dict | Sequence[dict], path: str | Path, *, dim: in
 
 def main(argv: Sequence[str] | None = None) -> None:
     """`python -m vla_ros.bench.trace out/trace.png`: the docs plot, hard switch vs crossfade vs ensemble."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m vla_ros.bench.trace", description=main.__doc__)
     parser.add_argument("png", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -6,6 +6,8 @@ from collections import deque
 
 import numpy as np
 
+from vla_ros.core.timing import timing_stats
+
 LATE_FRACTION = 0.2  # a publish more than 20% of a period late counts as late
 
 
@@ -59,11 +61,7 @@ class DeadlineMonitor:
 
     def snapshot(self) -> dict:
         """Counts plus p50/p99/max of |period error| over the recent window (ms), for status/diagnostics."""
-        errors = np.abs(np.fromiter(self.period_errors_ms, dtype=float))
-        summary = {"p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0, "n": int(errors.size)}
-        if errors.size:
-            summary.update(p50_ms=float(np.percentile(errors, 50)), p99_ms=float(np.percentile(errors, 99)),
-                           max_ms=float(errors.max()))
+        summary = timing_stats(np.abs(np.fromiter(self.period_errors_ms, dtype=float)))
         return {"ticks": self.ticks, "late": self.late, "too_late": self.too_late, "clock_jumps": self.clock_jumps,
                 "skipped": self.skipped,
                 "worst_late_ms": self.worst_error_ms, "period_error": summary}
