@@ -49,7 +49,7 @@ def _time_policy(policy: ModelPolicy, observations: list, iterations: int) -> tu
         elapsed = (time.perf_counter() - t0) * 1e3
         if i >= WARMUP:
             end_to_end.append(elapsed)
-            model_only.append(policy.last_timings_ms["inference"])
+            model_only.append(policy.timings_ms["inference"])
     return end_to_end, model_only
 
 

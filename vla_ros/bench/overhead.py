@@ -38,10 +38,7 @@ def run_overhead(iterations: int, model_path: str | None) -> dict[str, Any]:
         pipeline = Pipeline(config, package, policy, selection.name, lambda: clock["now"], logging.getLogger("bench"))
         rgb = np.random.default_rng(0).integers(0, 255, (HEIGHT, WIDTH, 3), dtype=np.uint8)
         payload = rgb.tobytes()
-        pipeline.activate(clock["now"])
-        pipeline.deactivate()  # no background thread: this benchmark drives inference itself
-        with pipeline._lock:
-            pipeline._active = True
+        pipeline.activate(clock["now"], hand_driven=True)  # this benchmark steps inference and ticks itself
         pipeline.on_instruction(INSTRUCTION)
         decode_ms, overhead_ms, tick_ms, model_ms = [], [], [], []
         for i in range(iterations + WARMUP):
@@ -56,7 +53,7 @@ def run_overhead(iterations: int, model_path: str | None) -> dict[str, Any]:
             pipeline.control_tick(clock["now"] + 0.001)
             t3 = time.perf_counter()
             if i >= WARMUP:
-                inference = policy.last_timings_ms.get("inference", 0.0)
+                inference = policy.timings_ms.get("inference", 0.0)
                 decode_ms.append((t1 - t0) * 1e3)
                 tick_ms.append((t3 - t2) * 1e3)
                 model_ms.append(inference)

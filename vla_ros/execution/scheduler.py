@@ -24,12 +24,10 @@ from vla_ros.core.types import ActionChunk, ActionSemantics
 # Float slack for comparing clock times: a step due at exactly `now` (0.3 == 3 * 0.1 up to rounding) is not past.
 _TIME_EPS = 1e-9
 
-_RATE_SEMANTICS = frozenset({ActionSemantics.JOINT_VELOCITY, ActionSemantics.EE_DELTA})
-
 
 def is_rate_semantics(semantics: ActionSemantics) -> bool:
     """True when chunk values are rates (held between steps, zero after the last), False for positions."""
-    return ActionSemantics(semantics) in _RATE_SEMANTICS
+    return ActionSemantics(semantics).is_rate
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ class _ScheduledChunk:
         self.period = float(chunk.period)
         self.inv_period = 1.0 / self.period
         self.semantics = ActionSemantics(chunk.semantics)
-        self.is_rate = self.semantics in _RATE_SEMANTICS
+        self.is_rate = self.semantics.is_rate
         self.instruction_id = int(chunk.instruction_id)
         self.arrival = float(arrival)
         horizon = self.actions.shape[0]

@@ -16,9 +16,6 @@ import numpy as np
 
 from vla_ros.core.types import ActionChunk, ActionSemantics, CommandInterface
 
-_JOINT_SEMANTICS = frozenset({ActionSemantics.JOINT_POSITION, ActionSemantics.JOINT_POSITION_DELTA,
-                              ActionSemantics.JOINT_VELOCITY})
-_JOINT_POSITION_SEMANTICS = frozenset({ActionSemantics.JOINT_POSITION, ActionSemantics.JOINT_POSITION_DELTA})
 _JOINT_INTERFACES = "joint_trajectory, joint_position or joint_velocity"
 _NO_KINEMATICS = "needs a kinematics model that vla_ros does not have"
 
@@ -27,7 +24,7 @@ def check_compatible(semantics: ActionSemantics, interface: CommandInterface) ->
     """None when `semantics` actions can drive `interface`; otherwise the reason they cannot."""
     semantics = ActionSemantics(semantics)
     interface = CommandInterface(interface)
-    if semantics in _JOINT_SEMANTICS:
+    if semantics.is_joint:
         if interface.is_joint_space:
             return None
         return (f"{semantics.value} actions need command_interface {_JOINT_INTERFACES}; "
@@ -101,14 +98,14 @@ class CommandSynthesizer:
         """A scheduler sample -> the vector the command interface publishes (a new array)."""
         sample = np.asarray(sample, dtype=np.float64)
         interface, semantics = self.interface, self.semantics
-        if interface in (CommandInterface.JOINT_POSITION, CommandInterface.JOINT_TRAJECTORY):
-            if semantics in _JOINT_POSITION_SEMANTICS:
+        if interface.is_joint_position:
+            if semantics.is_joint_position:
                 return sample.copy()
             # Joint velocity actions to a position controller: where the joint should be one tick from now.
             # Anchored on the measured state (not on our last command) so it can never wind up away from the robot.
             return self._measured(measured, sample) + sample * self.control_period
         if interface is CommandInterface.JOINT_VELOCITY:
-            if semantics in _JOINT_POSITION_SEMANTICS:
+            if semantics.is_joint_position:
                 # A P-controller that reaches the target in one model period.
                 return (sample - self._measured(measured, sample)) / self.model_period
             return sample.copy()
@@ -127,7 +124,7 @@ class CommandSynthesizer:
 
         Position semantics pass through; joint velocities are integrated from the measured state.
         """
-        if self.semantics in _JOINT_POSITION_SEMANTICS:
+        if self.semantics.is_joint_position:
             return [(t, np.array(p, dtype=np.float64)) for t, p in points]
         if self.semantics is not ActionSemantics.JOINT_VELOCITY:
             raise ValueError(f"{self.semantics.value} actions have no joint trajectory")

@@ -29,11 +29,6 @@ class ModelPolicy:
         self.timings_ms: dict[str, float] = {}
 
     @property
-    def last_timings_ms(self) -> dict[str, float]:
-        """The former name of timings_ms, still read by the pipeline and the benchmarks."""
-        return self.timings_ms
-
-    @property
     def backend_name(self) -> str:
         return self.session.name
 

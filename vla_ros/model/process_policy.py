@@ -161,11 +161,6 @@ class ProcessPolicy:
         self.close()
 
     @property
-    def last_timings_ms(self) -> dict[str, float]:
-        """The former name of timings_ms, still read by the pipeline and the benchmarks."""
-        return self.timings_ms
-
-    @property
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 

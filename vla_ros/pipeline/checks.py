@@ -30,7 +30,7 @@ def check_model_matches_robot(config: NodeConfig, package: ModelPackage) -> None
     if reason:
         raise PipelineError(reason)
     joints = list(config.joint_names)
-    if _is_joint_semantics(package.semantics) and package.action_dim != len(joints):
+    if package.semantics.is_joint and package.action_dim != len(joints):
         raise PipelineError(f"model {package.name!r} outputs {package.action_dim} action dims but joint_names has "
                             f"{len(joints)} joints {joints}")
     if package.state_dim is not None and package.state_dim != len(joints):
@@ -45,7 +45,7 @@ def check_model_matches_robot(config: NodeConfig, package: ModelPackage) -> None
 
 def command_dim_of_chunk(package: ModelPackage) -> int:
     """How many values each scheduled action has once synthesized into commands."""
-    return EE_TWIST_DIM if _is_ee_delta(package.semantics) else package.action_dim
+    return EE_TWIST_DIM if package.semantics is ActionSemantics.EE_DELTA else package.action_dim
 
 
 def check_plausible(measured: np.ndarray, limits: JointLimits, joint_names: Sequence[str]) -> None:
@@ -56,11 +56,3 @@ def check_plausible(measured: np.ndarray, limits: JointLimits, joint_names: Sequ
         bad = {n: float(v) for n, v, o in zip(joint_names, measured, outside) if o}
         raise JointStateError(f"joint positions {bad} are more than {MEASURED_LIMIT_TOLERANCE} rad outside "
                               "the joint limits")
-
-
-def _is_joint_semantics(semantics: ActionSemantics) -> bool:
-    return semantics.value.startswith("joint")
-
-
-def _is_ee_delta(semantics: ActionSemantics) -> bool:
-    return semantics.value.startswith("ee_delta")

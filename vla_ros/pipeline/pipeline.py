@@ -66,9 +66,8 @@ class Pipeline:
         self.log = logger or logging.getLogger("vla_ros.pipeline")
         check_model_matches_robot(config, package)
 
-        absolute_dims = package.absolute_dims if hasattr(package, "absolute_dims") else ()
         self.synthesizer = CommandSynthesizer(package.semantics, config.interface, config.execution.control_period,
-                                              package.control_period, absolute_dims=tuple(absolute_dims))
+                                              package.control_period, absolute_dims=package.absolute_dims)
         self.scheduler = ChunkScheduler(config.execution, command_dim_of_chunk(package))
         self.supervisor = SafetySupervisor(config.safety, config.limits, config.interface,
                                            config.execution.control_period,
@@ -293,7 +292,7 @@ class Pipeline:
                 self._invalid_action_event = reason
             return
         targets = self.synthesizer.to_targets(np.asarray(actions, dtype=float), measured)
-        timings = dict(getattr(self.policy, "last_timings_ms", {}) or {})
+        timings = dict(self.policy.timings_ms)
         timings["inference_total"] = inference_ms
         chunk = ActionChunk(targets, frame_set.stamp, self.package.control_period, self.package.semantics,
                             instruction.instruction_id, measured, timings)

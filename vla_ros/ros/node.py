@@ -56,13 +56,6 @@ from vla_ros.ros.qos import COMMAND_QOS, RELIABLE, RELIABLE_LATCHED
 from vla_ros.ros.spin import spin_until_shutdown
 
 
-def _close_policy(policy: object) -> None:
-    """Stops an inference process (ProcessPolicy); in-process policies have nothing to close."""
-    close = getattr(policy, "close", None)
-    if callable(close):
-        close()
-
-
 class VlaNode(LifecycleNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("vla_node", **kwargs)
@@ -114,7 +107,7 @@ class VlaNode(LifecycleNode):
                 pipeline = Pipeline(config, package, policy, selection.name, self.now_s, self.get_logger())
                 pipeline.warm_up(config.warmup_inferences)
             except Exception:
-                _close_policy(policy)
+                policy.close()
                 raise
         except Exception as error:  # any failure leaves the node unconfigured and says why, never crashes it
             self._configure_error = f"configure failed: {type(error).__name__}: {error}"
@@ -211,7 +204,7 @@ class VlaNode(LifecycleNode):
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._destroy_io()
         if self.pipeline is not None:
-            _close_policy(self.pipeline.policy)
+            self.pipeline.policy.close()
         self.pipeline = None
         return TransitionCallbackReturn.SUCCESS
 
@@ -219,7 +212,7 @@ class VlaNode(LifecycleNode):
         self._stop_control()
         if self.pipeline is not None:
             self.pipeline.deactivate()
-            _close_policy(self.pipeline.policy)
+            self.pipeline.policy.close()
         self._destroy_io()
         return TransitionCallbackReturn.SUCCESS
 
@@ -396,7 +389,7 @@ def main(args: list[str] | None = None) -> int:
         node.close_camera_process()  # rather than leave the child to notice the closed socket
         if node.pipeline is not None:
             node.pipeline.deactivate()
-            _close_policy(node.pipeline.policy)
+            node.pipeline.policy.close()
 
     # One executor thread for subscriptions, services and status; cameras, control and inference have their own.
     # A single executor thread can run at io_thread_priority (a thread pool's workers could not).
