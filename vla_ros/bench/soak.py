@@ -1,4 +1,4 @@
-"""ROS-free simulated soak of the safety supervisor (issue 5, `vla_bench soak`).
+"""ROS-free simulated soak of the safety supervisor (`vla_bench soak`).
 
 Simulated time at `rate_hz`, run as fast as possible. Each command interface gets an equal share of the
 duration with a simulated robot that follows its commands. Faults are injected one at a time at random
@@ -6,8 +6,9 @@ moments (stale image, stale state, NaN joint state, NaN proposal, huge proposal,
 exception, inference stall, instruction cleared); an operator resets latched holds once their cause is
 gone. Every tick is checked independently of the supervisor's own code:
 
-- limits: finite, S4 (inside limits-margin or no further out), S5 velocity (and acceleration unless a
-  position guard had to win), S6 delta cap, S7 speed / workspace caps, S13 hold commands;
+- limits (rule ids of docs/safety_rules.md): finite, S4 (inside limits-margin or no further out), S5 velocity
+  (and acceleration unless a position guard had to win), S6 delta cap, S7 speed / workspace caps, S13 hold
+  commands;
 - detection: each fault's hold appears at the first tick after its deadline (never more than one
   period late) and in the expected state; the supervisor recovers (by itself, or after ~/reset).
 """
@@ -26,6 +27,7 @@ from vla_ros.core.timing import timing_stats
 from vla_ros.core.types import CommandInterface, NodeState
 from vla_ros.safety.decision import SafetyDecision, SafetyInputs
 from vla_ros.safety.limits import POSITION_CLAMPED, WORKSPACE_CLAMPED, quaternion_angle
+from vla_ros.safety.rules import SafetyRule
 from vla_ros.safety.supervisor import SafetySupervisor
 
 FAULT_KINDS = ("stale_image", "stale_state", "nan_state", "nan_proposal", "huge_proposal", "estop",
@@ -264,7 +266,9 @@ class _InterfaceSoak:
             self.joints = self.joints + 0.6 * (decision.command - self.joints)
 
     # ------------------------------------------------------------ limit checks
-    def _violation(self, decision: SafetyDecision, what: str) -> None:
+    def _violation(self, decision: SafetyDecision, what: str, rule: SafetyRule | None = None) -> None:
+        if rule is not None:
+            what = f"{what} ({rule.value})"
         self.report.problem("violations", f"{self.interface.value} t={self.supervisor._last_now:.3f} "
                                           f"{decision.state.value}: {what}; command {np.round(decision.command, 4)}")
 
@@ -291,7 +295,7 @@ class _InterfaceSoak:
             return
         if decision.holding:
             if not np.array_equal(command, self.last_valid_measured):
-                self._violation(decision, "hold command is not the measured position (S13)")
+                self._violation(decision, "hold command is not the measured position", SafetyRule.S13)
             return
         measured = inputs.measured_positions
         restart = previous is None or not previous.publish or previous.holding
@@ -301,60 +305,60 @@ class _InterfaceSoak:
         allowed = np.maximum(_outside(measured, self.band_low, self.band_high),
                              _outside(reference, self.band_low, self.band_high))
         if np.any(_outside(command, self.band_low, self.band_high) > allowed + _EPS):
-            self._violation(decision, "outside the joint limits less the margin (S4)")
+            self._violation(decision, "outside the joint limits less the margin", SafetyRule.S4)
         if np.any(np.abs(command - measured) > delta + _EPS):
-            self._violation(decision, "step from the measured state above max_delta (S6)")
+            self._violation(decision, "step from the measured state above max_delta", SafetyRule.S6)
         if np.any(np.abs(command - anchor) > self.limits.max_velocity * self.period + _EPS):
-            self._violation(decision, "joint velocity above the limit (S5)")
+            self._violation(decision, "joint velocity above the limit", SafetyRule.S5)
 
     def _check_joint_velocity(self, decision: SafetyDecision, command: np.ndarray,
                               previous: SafetyDecision | None) -> None:
         before = np.zeros_like(command) if previous is None else previous.command
         if np.any(np.abs(command) > self.limits.max_velocity + _EPS):
-            self._violation(decision, "joint velocity above the limit (S5)")
+            self._violation(decision, "joint velocity above the limit", SafetyRule.S5)
         if np.any(np.abs(command) * self.period > self.config.max_delta + _EPS):
-            self._violation(decision, "step above max_delta (S6)")
+            self._violation(decision, "step above max_delta", SafetyRule.S6)
         if POSITION_CLAMPED not in decision.interventions and np.any(
                 np.abs(command - before) > self.limits.max_acceleration * self.period + _EPS):
-            self._violation(decision, "joint acceleration above the limit (S5)")
+            self._violation(decision, "joint acceleration above the limit", SafetyRule.S5)
         after = self.joints + command * self.period
         if np.any(_outside(after, self.band_low, self.band_high) >
                   _outside(self.joints, self.band_low, self.band_high) + 1e-3):  # 1e-3: the measurement noise
-            self._violation(decision, "drives a joint outside the limits less the margin (S4)")
+            self._violation(decision, "drives a joint outside the limits less the margin", SafetyRule.S4)
         if decision.holding and (np.any(np.abs(command) > np.abs(before) + _EPS) or np.any(command * before < -_EPS)):
-            self._violation(decision, "hold does not decelerate towards zero (S13)")
+            self._violation(decision, "hold does not decelerate towards zero", SafetyRule.S13)
 
     def _check_twist(self, decision: SafetyDecision, command: np.ndarray, previous: SafetyDecision | None) -> None:
         before = np.zeros(6) if previous is None else previous.command
         if np.linalg.norm(command[:3]) > self.config.max_ee_speed + _EPS:
-            self._violation(decision, "linear speed above max_ee_speed (S7)")
+            self._violation(decision, "linear speed above max_ee_speed", SafetyRule.S7)
         if np.linalg.norm(command[3:]) > self.config.max_ee_angular_speed + _EPS:
-            self._violation(decision, "angular speed above max_ee_angular_speed (S7)")
+            self._violation(decision, "angular speed above max_ee_angular_speed", SafetyRule.S7)
         if WORKSPACE_CLAMPED not in decision.interventions and (
                 np.linalg.norm(command[:3] - before[:3]) > self.supervisor.max_ee_linear_accel * self.period + _EPS
                 or np.linalg.norm(command[3:] - before[3:]) > self.supervisor.max_ee_angular_accel * self.period
                 + _EPS):
-            self._violation(decision, "end-effector acceleration above the limit (S7)")
+            self._violation(decision, "end-effector acceleration above the limit", SafetyRule.S7)
         after = self.ee_pose[:3] + command[:3] * self.period
         if np.any(_outside(after, self.box_low, self.box_high) > _outside(self.ee_pose[:3], self.box_low,
                                                                           self.box_high) + _EPS):
-            self._violation(decision, "drives the end effector out of the workspace box (S7)")
+            self._violation(decision, "drives the end effector out of the workspace box", SafetyRule.S7)
         if decision.holding and np.linalg.norm(command) > np.linalg.norm(before) + _EPS:
-            self._violation(decision, "hold does not decelerate (S13)")
+            self._violation(decision, "hold does not decelerate", SafetyRule.S13)
 
     def _check_pose(self, decision: SafetyDecision, command: np.ndarray, previous: SafetyDecision | None) -> None:
         if not decision.publish:
             return
         if np.any(command[:3] < self.box_low - _EPS) or np.any(command[:3] > self.box_high + _EPS):
-            self._violation(decision, "pose outside the workspace box (S7)")
+            self._violation(decision, "pose outside the workspace box", SafetyRule.S7)
         if previous is not None and previous.publish:
             if np.linalg.norm(command[:3] - previous.command[:3]) > self.config.max_ee_speed * self.period + _EPS:
-                self._violation(decision, "pose moves faster than max_ee_speed (S7)")
+                self._violation(decision, "pose moves faster than max_ee_speed", SafetyRule.S7)
             if quaternion_angle(previous.command[3:], command[3:]) > (
                     self.config.max_ee_angular_speed * self.period + 1e-6):
-                self._violation(decision, "pose turns faster than max_ee_angular_speed (S7)")
+                self._violation(decision, "pose turns faster than max_ee_angular_speed", SafetyRule.S7)
             if decision.holding and not np.array_equal(command, previous.command):
-                self._violation(decision, "pose hold is not the last safe pose (S13)")
+                self._violation(decision, "pose hold is not the last safe pose", SafetyRule.S13)
 
 
 def run_soak(duration_s: float, rate_hz: float = 100.0, seed: int = 0,

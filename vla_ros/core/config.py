@@ -78,7 +78,7 @@ class OutOfWorkspace(str, Enum):
 class SafetyConfig:
     """The `safety.*` parameter group (see vla_ros/ros/parameters.py for descriptions)."""
 
-    image_timeout: float = 0.25  # s, S1
+    image_timeout: float = 0.25  # s, S1 (rule ids as in docs/safety_rules.md)
     state_timeout: float = 0.1  # s, S1
     max_observation_age: float = 0.5  # s, S2
     inference_timeout: float = 1.0  # s without a new chunk while running, S8
@@ -86,7 +86,7 @@ class SafetyConfig:
     max_delta: float = 0.05  # rad per control step relative to the measured state, S6
     max_ee_speed: float = 0.25  # m/s, S7 (ISO 10218 reduced speed)
     max_ee_angular_speed: float = 1.0  # rad/s, S7
-    max_ee_linear_accel: float = 2.5  # m/s^2: twist deceleration on hold (S13)
+    max_ee_linear_accel: float = 2.5  # m/s^2: twist acceleration cap (S7) and deceleration on hold (S13)
     max_ee_angular_accel: float = 10.0  # rad/s^2
     workspace_min: tuple[float, float, float] = (-1.0, -1.0, 0.0)  # m, base frame, S7
     workspace_max: tuple[float, float, float] = (1.0, 1.0, 1.5)

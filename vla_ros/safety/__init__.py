@@ -1,7 +1,9 @@
-"""ROS-free safety layer: every command passes through SafetySupervisor.step() (issue 5, S1-S13)."""
+"""ROS-free safety layer: every command passes through SafetySupervisor.step() (rules S1-S13: SafetyRule,
+docs/safety_rules.md)."""
 
 from vla_ros.safety.deadline import DeadlineMonitor
 from vla_ros.safety.decision import SafetyDecision, SafetyInputs
+from vla_ros.safety.rules import SafetyRule
 from vla_ros.safety.supervisor import HOLD_PRECEDENCE, SafetySupervisor
 from vla_ros.safety.validation import validate_chunk, validate_instruction
 
@@ -10,6 +12,7 @@ __all__ = [
     "DeadlineMonitor",
     "SafetyDecision",
     "SafetyInputs",
+    "SafetyRule",
     "SafetySupervisor",
     "validate_chunk",
     "validate_instruction",

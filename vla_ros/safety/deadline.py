@@ -1,4 +1,4 @@
-"""S10 deadline accounting: how late each publish came relative to the control period."""
+"""S10 deadline accounting (docs/safety_rules.md): how late each publish came relative to the control period."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vla_ros.core.types import NodeState
+from vla_ros.core.types import CommandInterface, NodeState
 
 
 @dataclass
@@ -32,11 +32,17 @@ class SafetyInputs:
     measured_ee_pose: np.ndarray | None = None
 
 
+def proposed_size(interface: CommandInterface, dof: int) -> int:
+    """The length of `SafetyInputs.proposed` (and of the command) for a command interface."""
+    return {CommandInterface.TWIST: 6, CommandInterface.POSE: 7}.get(interface, dof)
+
+
 @dataclass
 class SafetyDecision:
     """What to publish this tick and why.
 
-    `command` is always finite and inside the S4-S7 limits; while holding it is the hold command (S13).
+    `command` is always finite and inside the S4-S7 limits; while holding it is the hold command (S13;
+    rule ids as in docs/safety_rules.md).
     `publish` is False only when there is nothing safe to publish yet (no measured state ever, for
     position-like interfaces). `interventions` names the limits that changed the command this tick.
     """

@@ -1,4 +1,4 @@
-"""Pure limit functions (S4-S7): each turns a desired command into one that respects the limits.
+"""Pure limit functions (S4-S7, docs/safety_rules.md): each turns a desired command into one that respects the limits.
 
 Every limit scales the whole motion by ONE factor so the direction of motion is kept; nothing is
 clipped per joint (per-joint clipping bends the path). Where limits conflict the order of authority is
@@ -94,6 +94,19 @@ def uniform_deceleration(direction: np.ndarray, max_accel: np.ndarray) -> np.nda
     return np.where(significant, share * rate, max_accel)
 
 
+def linear_angular_scale(linear: float, angular: float, linear_cap: float, angular_cap: float) -> float:
+    """The largest s in [0, 1] with s*linear <= linear_cap and s*angular <= angular_cap (magnitudes >= 0).
+
+    One factor for both parts of a twist, a twist change or a pose step, so the screw axis / path is kept.
+    """
+    scale = 1.0
+    if linear > linear_cap:
+        scale = linear_cap / linear
+    if angular > angular_cap:
+        scale = min(scale, angular_cap / angular)
+    return scale
+
+
 def _accel_limited(target_velocity: np.ndarray, previous_velocity: np.ndarray,
                    max_change: np.ndarray) -> tuple[np.ndarray, bool]:
     """Move from the previous velocity towards the target by one uniform fraction of the change."""
@@ -181,11 +194,7 @@ def limit_twist(target: np.ndarray, previous: np.ndarray, max_speed: float, max_
     flags: set[str] = set()
     linear_speed = math.sqrt(float(target[0] ** 2 + target[1] ** 2 + target[2] ** 2))
     angular_speed = math.sqrt(float(target[3] ** 2 + target[4] ** 2 + target[5] ** 2))
-    s = 1.0
-    if linear_speed > max_speed:
-        s = max_speed / linear_speed
-    if angular_speed > max_angular_speed:
-        s = min(s, max_angular_speed / angular_speed)
+    s = linear_angular_scale(linear_speed, angular_speed, max_speed, max_angular_speed)
     if s < 1.0 - _SCALE_TOLERANCE:
         flags.add(EE_SPEED_SCALED)
     desired = target * s
@@ -200,11 +209,7 @@ def limit_twist(target: np.ndarray, previous: np.ndarray, max_speed: float, max_
     change = desired - previous
     linear_change = math.sqrt(float(change[0] ** 2 + change[1] ** 2 + change[2] ** 2))
     angular_change = math.sqrt(float(change[3] ** 2 + change[4] ** 2 + change[5] ** 2))
-    k = 1.0
-    if linear_change > max_linear_accel * dt:
-        k = max_linear_accel * dt / linear_change
-    if angular_change > max_angular_accel * dt:
-        k = min(k, max_angular_accel * dt / angular_change)
+    k = linear_angular_scale(linear_change, angular_change, max_linear_accel * dt, max_angular_accel * dt)
     if k < 1.0 - _SCALE_TOLERANCE:
         flags.add(ACCEL_SCALED)
     twist = previous + k * change
@@ -272,11 +277,7 @@ def limit_pose(target: np.ndarray, previous: np.ndarray | None, workspace_low: n
     if previous is not None:
         distance = float(np.linalg.norm(pose[:3] - previous[:3]))
         angle = quaternion_angle(previous[3:], pose[3:])
-        fraction = 1.0
-        if distance > max_speed * dt:
-            fraction = max_speed * dt / distance
-        if angle > max_angular_speed * dt:
-            fraction = min(fraction, max_angular_speed * dt / angle)
+        fraction = linear_angular_scale(distance, angle, max_speed * dt, max_angular_speed * dt)
         if fraction < 1.0 - _SCALE_TOLERANCE:
             flags.add(EE_SPEED_SCALED)
             pose = interpolate_pose(previous, pose, fraction)

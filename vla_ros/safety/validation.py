@@ -1,4 +1,4 @@
-"""Input validation at the edge of the safety layer: action chunks (S3) and instructions."""
+"""Input validation at the edge of the safety layer: action chunks (S3, docs/safety_rules.md) and instructions."""
 
 from __future__ import annotations
 
