@@ -93,14 +93,24 @@ class SafetyConfig:
     out_of_workspace: OutOfWorkspace = OutOfWorkspace.CLAMP
     blend_in_s: float = 0.5  # S9
     max_instruction_length: int = 512  # characters
+    # Operator heartbeat (enabling device), S14: "" = not required. While required and missing, older than
+    # heartbeat_timeout or false, the node holds in HOLD_NO_HEARTBEAT.
+    heartbeat_topic: str = ""
+    heartbeat_timeout: float = 0.5  # s
+    # S15: a recoverable hold (stale inputs, late inference, no heartbeat) that lasts longer than this drops
+    # the instruction, so motion needs a new one; a shorter one resumes by itself when its cause clears.
+    auto_resume_max_s: float = 1.0  # s
 
     def __post_init__(self) -> None:
         for name in ("image_timeout", "state_timeout", "max_observation_age", "inference_timeout",
                      "max_delta", "max_ee_speed", "max_ee_angular_speed", "max_ee_linear_accel",
-                     "max_ee_angular_accel"):
+                     "max_ee_angular_accel", "heartbeat_timeout"):
             _positive(f"safety.{name}", getattr(self, name))
         _non_negative("safety.position_margin", self.position_margin)
         _non_negative("safety.blend_in_s", self.blend_in_s)
+        _non_negative("safety.auto_resume_max_s", self.auto_resume_max_s)
+        _require(isinstance(self.heartbeat_topic, str), "safety.heartbeat_topic", self.heartbeat_topic,
+                 "a topic name, or '' for no heartbeat")
         _require(isinstance(self.max_instruction_length, int) and self.max_instruction_length > 0,
                  "safety.max_instruction_length", self.max_instruction_length, "an integer > 0")
         _require(len(self.workspace_min) == 3 and len(self.workspace_max) == 3, "safety.workspace_min/max",

@@ -143,6 +143,16 @@ SCHEMA: tuple[ParameterSpec, ...] = (
                   "commands on activation and after a hold, s", min_value=0.0, max_value=10.0),
     ParameterSpec("safety.max_instruction_length", _SAFETY_DEFAULTS.max_instruction_length, "longer instructions "
                   "are rejected, characters", min_value=1, max_value=100000),
+    ParameterSpec("safety.heartbeat_topic", _SAFETY_DEFAULTS.heartbeat_topic, "operator heartbeat "
+                  "(std_msgs/Bool, true = may move; an enabling device or a supervising process): while it is "
+                  "missing, older than safety.heartbeat_timeout or false the node holds (HOLD_NO_HEARTBEAT); "
+                  "'' = not required"),
+    ParameterSpec("safety.heartbeat_timeout", _SAFETY_DEFAULTS.heartbeat_timeout, "hold when the newest "
+                  "heartbeat is older, s", min_value=0.01, max_value=10.0),
+    ParameterSpec("safety.auto_resume_max_s", _SAFETY_DEFAULTS.auto_resume_max_s, "a hold for stale inputs, late "
+                  "inference or a missing heartbeat resumes by itself when its cause clears only if it lasted "
+                  "at most this long; a longer one drops the instruction and motion needs a new one, s",
+                  min_value=0.0, max_value=60.0),
 )
 
 SCHEMA_BY_NAME: dict[str, ParameterSpec] = {spec.name: spec for spec in SCHEMA}
@@ -255,6 +265,9 @@ def build_node_config(values: Mapping[str, object]) -> NodeConfig:
         out_of_workspace=OutOfWorkspace(merged["safety.out_of_workspace"]),
         blend_in_s=float(merged["safety.blend_in_s"]),  # type: ignore[arg-type]
         max_instruction_length=int(merged["safety.max_instruction_length"]),  # type: ignore[call-overload]
+        heartbeat_topic=str(merged["safety.heartbeat_topic"]),
+        heartbeat_timeout=float(merged["safety.heartbeat_timeout"]),  # type: ignore[arg-type]
+        auto_resume_max_s=float(merged["safety.auto_resume_max_s"]),  # type: ignore[arg-type]
     )
     inputs = InputConfig(parse_cameras(list(merged["cameras"])),  # type: ignore[call-overload]
                          float(merged["camera_sync_tolerance"]))  # type: ignore[arg-type]

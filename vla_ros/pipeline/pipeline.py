@@ -29,6 +29,7 @@ from vla_ros.inputs.frames import Frame, FrameStore
 from vla_ros.inputs.joint_state import JointStateError, JointStateReorderer
 from vla_ros.model import InputError, ModelPackage
 from vla_ros.pipeline.checks import check_model_matches_robot, check_plausible, command_dim_of_chunk
+from vla_ros.pipeline.resume import ResumeRule
 from vla_ros.safety import DeadlineMonitor, SafetyDecision, SafetyInputs, SafetySupervisor, validate_chunk
 from vla_ros.safety import validate_instruction as clean_instruction
 
@@ -90,6 +91,9 @@ class Pipeline:
         # Reasons reported to safety on the next tick; cleared when a good input replaces them.
         self._input_error: str | None = None
         self._last_rejection = ""  # the latest rejected instruction, reported until a valid one arrives
+        self._heartbeat_stamp: float | None = None
+        self._heartbeat_may_move = False
+        self.resume_rule = ResumeRule(config.safety.auto_resume_max_s)
         self._state_error: str | None = None
         # The inference thread pauses while a model fault is unacknowledged (until ~/reset).
         self._inference_error: str | None = None
@@ -149,6 +153,7 @@ class Pipeline:
         with self._lock:
             self._last_rejection = ""
             self._set_instruction_locked(text or None)
+            self.resume_rule.new_instruction()
         self._wake.set()
         return True, ""
 
@@ -171,9 +176,16 @@ class Pipeline:
             if engaged:
                 self.scheduler.clear()
 
+    def on_heartbeat(self, may_move: bool, received: float) -> None:
+        """The operator's heartbeat (S14): `may_move` true lets the robot move while it keeps arriving."""
+        with self._lock:
+            self._heartbeat_stamp = received
+            self._heartbeat_may_move = bool(may_move)
+
     def request_hold(self) -> None:
         """~/hold: stop and hold until a new instruction."""
         with self._lock:
+            self.resume_rule.new_instruction()
             self._set_instruction_locked(None)
 
     def request_reset(self, now: float) -> tuple[bool, str]:
@@ -185,7 +197,9 @@ class Pipeline:
             with self._lock:
                 self._inference_error = None
                 self._logged_fault = False
-                self._last_chunk_time = None if self._instruction is None else now
+                # Re-arming never restarts motion by itself (S15): the robot waits for a new instruction.
+                self._set_instruction_locked(None)
+                self.resume_rule.rearmed(reason)
         return ok, reason
 
     # ----- lifecycle -----
@@ -333,6 +347,7 @@ class Pipeline:
             inputs = self._safety_inputs_locked(now, proposed)
             self._inference_error_event = self._invalid_action_event = None
         decision = self.supervisor.step(inputs)
+        self._apply_resume_rule(decision, now)
         self._last_decision = decision
         output = ControlOutput(decision)
         if sample is not None and not decision.holding and self._unreported_chunk is not None:
@@ -341,6 +356,16 @@ class Pipeline:
         if self.config.interface is CommandInterface.JOINT_TRAJECTORY and decision.publish:
             output.trajectory = self._trajectory(now, decision)
         return output
+
+    def _apply_resume_rule(self, decision: SafetyDecision, now: float) -> None:
+        """S15: drop an instruction whose motion a recoverable hold interrupted for too long; say why."""
+        with self._lock:
+            drop_reason = self.resume_rule.after_tick(decision.state, now, self._instruction is not None)
+            if drop_reason is not None:
+                self.log.warning(drop_reason)
+                self._set_instruction_locked(None)
+            if decision.state is NodeState.HOLD_NO_INSTRUCTION and self.resume_rule.dropped_reason:
+                decision.reason = self.resume_rule.dropped_reason
 
     def _trajectory(self, now: float, decision: SafetyDecision) -> list[tuple[float, np.ndarray]]:
         period = self.config.execution.control_period
@@ -361,6 +386,8 @@ class Pipeline:
             inference_error=self._inference_error_event,
             invalid_action=self._invalid_action_event,
             input_error=self._input_error or self._state_error,
+            heartbeat_stamp=self._heartbeat_stamp,
+            heartbeat_may_move=self._heartbeat_may_move,
         )
 
     # ----- reporting -----

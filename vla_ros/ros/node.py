@@ -52,7 +52,7 @@ from vla_ros.ros.camera_reception import InNodeCameraReceiver
 from vla_ros.ros.diagnostics import diagnostics_from_status
 from vla_ros.ros.model_path import resolve_model_path
 from vla_ros.ros.parameters import current_values, declare_schema, validate_parameter_changes
-from vla_ros.ros.qos import COMMAND_QOS, RELIABLE, RELIABLE_LATCHED
+from vla_ros.ros.qos import COMMAND_QOS, HEARTBEAT_QOS, RELIABLE, RELIABLE_LATCHED
 from vla_ros.ros.spin import spin_until_shutdown
 
 
@@ -140,6 +140,9 @@ class VlaNode(LifecycleNode):
             self.create_service(Trigger, "~/reset", self._on_reset),
             self.create_service(Trigger, "~/hold", self._on_hold),
         ]
+        if config.safety.heartbeat_topic:
+            self._entities.append(self.create_subscription(Bool, config.safety.heartbeat_topic, self._on_heartbeat,
+                                                           HEARTBEAT_QOS))
         self._command_publisher = self.create_publisher(messages.MESSAGE_TYPES[config.interface],
                                                         config.command_topic, COMMAND_QOS)
         # Per chunk, once: the observation stamp and where the time went until its first command went out.
@@ -274,6 +277,10 @@ class VlaNode(LifecycleNode):
             if msg.data:
                 self.get_logger().warning("e-stop engaged: holding (latched until e-stop false and ~/reset)")
 
+    def _on_heartbeat(self, msg: Bool) -> None:
+        if self.pipeline is not None:
+            self.pipeline.on_heartbeat(msg.data, self.now_s())
+
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if self.pipeline is None:
             response.success, response.message = False, self._configure_error or "node is not configured"
@@ -298,6 +305,8 @@ class VlaNode(LifecycleNode):
         """The fixed-rate loop (vla_ros/execution/control_loop.py) on its own thread, on the node's clock."""
         self._raise_control_priority()
         sim_time = bool(self.get_parameter("use_sim_time").value)
+        while sim_time and self.now_s() == 0.0 and not stop.is_set():
+            stop.wait(0.01)  # no /clock yet: a grid started at time 0 would count every deadline up to it skipped
         clock = self.now_s if sim_time else time.monotonic
         run_control_loop(period, clock, self._control_tick, stop, polls_clock=sim_time,
                          hooks=ControlLoopHooks(on_skipped=self._on_deadlines_skipped,
@@ -349,9 +358,15 @@ class VlaNode(LifecycleNode):
         now = self.now_s()
         if self.pipeline is None:
             state = NodeState.FAULT.value if self._configure_error else NodeState.IDLE.value
-            return {"state": state, "reason": self._configure_error or "not configured", "instruction": "",
-                    "stamp": now}
-        return self.pipeline.status(now)
+            status: dict[str, object] = {"state": state, "reason": self._configure_error or "not configured",
+                                         "instruction": "", "stamp": now}
+        else:
+            status = self.pipeline.status(now)
+        if now == 0.0 and status["state"] == NodeState.IDLE.value and self.get_parameter("use_sim_time").value:
+            # On sim time the clock reads 0 until the first /clock: say so, instead of a bare "not active".
+            status["reason"] = ("waiting for /clock: use_sim_time is true and no clock message has arrived "
+                                "(is the simulator, or a bag played with --clock, running?)")
+        return status
 
     def _publish_status(self) -> None:
         status = self._status_dict()

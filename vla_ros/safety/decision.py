@@ -30,6 +30,10 @@ class SafetyInputs:
     invalid_action: str | None = None
     input_error: str | None = None
     measured_ee_pose: np.ndarray | None = None
+    # Operator heartbeat (S14), judged only when safety.heartbeat_topic is set: when the newest one arrived,
+    # and what it said (true = may move).
+    heartbeat_stamp: float | None = None
+    heartbeat_may_move: bool = False
 
 
 def proposed_size(interface: CommandInterface, dof: int) -> int:

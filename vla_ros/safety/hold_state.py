@@ -4,9 +4,10 @@ The rule ids are those of vla_ros/safety/rules.py and docs/safety_rules.md. This
 robot may run; vla_ros/safety/command_shaping.py decides *what* is published in either case.
 
 Hold causes and their precedence (the highest present is reported):
-    ESTOP > FAULT > IDLE > HOLD_STALE_STATE > HOLD_STALE_IMAGE > HOLD_INVALID_ACTION > HOLD_INFERENCE_LATE
-    > HOLD_NO_INSTRUCTION
-Safety-critical latches come first, then "the node is not active", then the inputs the robot's own state
+    ESTOP > FAULT > IDLE > HOLD_NO_HEARTBEAT > HOLD_STALE_STATE > HOLD_STALE_IMAGE > HOLD_INVALID_ACTION
+    > HOLD_INFERENCE_LATE > HOLD_NO_INSTRUCTION
+Safety-critical latches come first, then "the node is not active", then the operator's permission to move
+(S14, only when a heartbeat is required), then the inputs the robot's own state
 depends on (S1), then the model's output (S3), then its liveness (S8), then the operator's intent (S1: no
 instruction). HOLD_INFERENCE_LATE is only judged while an instruction is active (without one no chunk is
 expected), so with no instruction the state is HOLD_NO_INSTRUCTION. The inference heartbeat restarts
@@ -41,6 +42,7 @@ HOLD_PRECEDENCE = (
     NodeState.ESTOP,
     NodeState.FAULT,
     NodeState.IDLE,
+    NodeState.HOLD_NO_HEARTBEAT,
     NodeState.HOLD_STALE_STATE,
     NodeState.HOLD_STALE_IMAGE,
     NodeState.HOLD_INVALID_ACTION,
@@ -168,6 +170,20 @@ class HoldStateEvaluator:
                     f"±{self.config.state_timeout} s (safety.state_timeout)")
         return ""
 
+    def _heartbeat_reason(self, inputs: SafetyInputs) -> str:
+        """Why the operator's heartbeat does not allow motion (S14), or "" (also when none is required)."""
+        topic = self.config.heartbeat_topic
+        if not topic:
+            return ""
+        if inputs.heartbeat_stamp is None:
+            return f"no heartbeat received on {topic} yet (safety.heartbeat_topic)"
+        if is_stale(inputs.now, inputs.heartbeat_stamp, self.config.heartbeat_timeout):
+            return (f"heartbeat on {topic} is {_age(inputs.now, inputs.heartbeat_stamp):.3f} s old, outside "
+                    f"±{self.config.heartbeat_timeout} s (safety.heartbeat_timeout)")
+        if not inputs.heartbeat_may_move:
+            return f"heartbeat on {topic} says stop (false)"
+        return ""
+
     def _stale_image_reason(self, inputs: SafetyInputs) -> str:
         if inputs.image_stamp is None:
             return "no image received yet"
@@ -228,6 +244,9 @@ class HoldStateEvaluator:
             return NodeState.FAULT, self._fault_reason + "; call ~/reset to re-arm"
         if not self._active:
             return NodeState.IDLE, "node not active"
+        no_heartbeat = self._heartbeat_reason(inputs)
+        if no_heartbeat:
+            return NodeState.HOLD_NO_HEARTBEAT, no_heartbeat
         stale_state = self._stale_state_reason(inputs)
         if stale_state:
             return NodeState.HOLD_STALE_STATE, self._with_input_error(stale_state)

@@ -1,4 +1,4 @@
-"""The safety rules S1-S13 by name, so code, messages and docs/safety_rules.md cite the same ids.
+"""The safety rules S1-S15 by name, so code, messages and docs/safety_rules.md cite the same ids.
 
 docs/safety_rules.md gives each rule's guarantee, where it is enforced, its parameters and its tests;
 test/safety/test_safety_rules.py keeps that table, this enum and every `S<n>` cited in vla_ros/ in step.
@@ -10,7 +10,7 @@ from enum import Enum
 
 
 class SafetyRule(str, Enum):
-    """One safety rule; the value is its id ("S1".."S13"), `meaning` says what it guarantees in one line.
+    """One safety rule; the value is its id ("S1".."S15"), `meaning` says what it guarantees in one line.
 
     Quote it with `.value`: f-strings of a str-mixin Enum give "SafetyRule.S4" on newer Pythons.
     """
@@ -28,6 +28,8 @@ class SafetyRule(str, Enum):
     S11 = "S11"
     S12 = "S12"
     S13 = "S13"
+    S14 = "S14"
+    S15 = "S15"
 
     @property
     def short_name(self) -> str:
@@ -54,6 +56,8 @@ _SHORT_NAMES: dict[SafetyRule, str] = {
     SafetyRule.S11: "e-stop",
     SafetyRule.S12: "downstream command timeouts",
     SafetyRule.S13: "hold semantics",
+    SafetyRule.S14: "operator heartbeat",
+    SafetyRule.S15: "re-arm and resume",
 }
 
 _MEANINGS: dict[SafetyRule, str] = {
@@ -70,4 +74,7 @@ _MEANINGS: dict[SafetyRule, str] = {
     SafetyRule.S11: "/vla/estop holds on the same tick, latched until released and ~/reset",
     SafetyRule.S12: "every shipped controller config stops the robot on its own when vla_node goes quiet",
     SafetyRule.S13: "holds keep the measured position (position-like) or decelerate to zero (velocity-like)",
+    SafetyRule.S14: "when a heartbeat is required, a missing, stale or false one holds in HOLD_NO_HEARTBEAT",
+    SafetyRule.S15: "a reset never restarts motion; a recoverable hold longer than auto_resume_max_s needs a "
+                    "new instruction",
 }
