@@ -4,90 +4,57 @@
     ros2 launch vla_ros vla.launch.py model_path:=... params_file:=/my/robot.yaml namespace:=arm \
         camera_topic:=/cam/image
 
-Parameters come from config/default.yaml, then config/<config>.yaml (or params_file instead), then model_path,
-backend and use_sim_time from the arguments below (use_sim_time defaults to true for config:=sim only).
-Interface, rate, joints and limits belong in the YAML. A params file that does not exist stops the launch.
+Parameters come from config/default.yaml, then config/<config>.yaml, then params_file, then the arguments
+below. An empty argument keeps what those files say. Interface, rate, joints and limits belong in the YAML.
+A profile or params file that does not exist stops the launch, and so does an argument value that would not
+work (vla_ros.ros.launch_support.vla_launch_plan, which turns these arguments into parameters and remaps).
 """
 
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
-from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
-from vla_ros.ros.launch_support import require_params_file
+from vla_ros.ros.launch_support import vla_launch_plan
 
 ARGUMENTS = [
-    ("model_path", "", "model package directory (holding vla.yaml), or a name under share/vla_ros/models"),
+    ("model_path", "", "model package directory (holding vla.yaml), or a name under share/vla_ros/models; "
+     "empty: the params files' model_path"),
     ("config", "default", "robot profile: config/<config>.yaml (default, ur5e, fr3, sim)"),
-    ("namespace", "", "namespace of vla_node"),
-    ("backend", "auto", "auto | tensorrt | onnxruntime | torch"),
-    ("camera_topic", "/camera/image_raw", "remap of the camera topic"),
-    ("joint_states_topic", "/joint_states", "remap of the joint state topic"),
-    ("instruction_topic", "/vla/instruction", "remap of the instruction topic"),
+    ("params_file", "", "your robot's parameters YAML, applied over the profile"),
+    ("namespace", "", "namespace of vla_node and vla_record; their relative topics (vla/instruction, "
+     "vla/status, joint_states, ...) move under it"),
+    ("backend", "", "auto | tensorrt | onnxruntime | torch; empty: the params files' backend (auto)"),
+    ("use_sim_time", "", "follow /clock (Gazebo, the embedded sim, bag replay); empty: the profile's "
+     "use_sim_time (true for config:=sim)"),
+    ("camera_topic", "", "camera topic, replacing the profile's camera topic (the camera keeps its name); "
+     "NAME=TOPIC[,NAME=TOPIC] with several cameras; empty: the profile's"),
+    ("joint_states_topic", "", "joint state topic; empty: joint_states under the namespace"),
+    ("instruction_topic", "", "instruction topic; empty: vla/instruction under the namespace"),
     ("record", "false", "record episodes (rosbag2, one per instruction) with vla_record in its own process"),
     ("record_dir", "recordings", "where vla_record writes episodes"),
     ("fastdds_transport", "LARGE_DATA", "FASTDDS_BUILTIN_TRANSPORTS: LARGE_DATA moves 640x480 images in ~3 ms "
-     "instead of ~14 ms on the default UDP transport"),
+     "instead of ~14 ms on the default UDP transport; empty: as the environment has it"),
 ]
 
 
+def _actions(context) -> list:
+    plan = vla_launch_plan(FindPackageShare("vla_ros").perform(context),
+                           {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS})
+    actions = [SetEnvironmentVariable(name, value) for name, value in plan.environment.items()]
+    actions.append(Node(package="vla_ros", executable="vla_node", name="vla_node", namespace=plan.namespace,
+                        output="screen", emulate_tty=True, parameters=plan.vla_node.parameters,
+                        remappings=plan.vla_node.remappings))
+    if plan.recorder is not None:
+        actions.append(Node(package="vla_ros", executable="vla_record", name="vla_recorder",
+                            namespace=plan.namespace, output="screen", parameters=plan.recorder.parameters,
+                            remappings=plan.recorder.remappings))
+    return actions
+
+
 def generate_launch_description() -> LaunchDescription:
-    share = FindPackageShare("vla_ros")
-    # A list of substitutions is concatenated; PathJoinSubstitution items must each be a str or a substitution.
-    profile = [PathJoinSubstitution([share, "config", LaunchConfiguration("config")]), ".yaml"]
-    remappings = [
-        ("/camera/image_raw", LaunchConfiguration("camera_topic")),
-        # Relative, like the node's own names, so the rules still match under namespace:=...
-        ("joint_states", LaunchConfiguration("joint_states_topic")),
-        ("vla/instruction", LaunchConfiguration("instruction_topic")),
-    ]
-    node = Node(
-        package="vla_ros",
-        executable="vla_node",
-        name="vla_node",
-        namespace=LaunchConfiguration("namespace"),
-        output="screen",
-        emulate_tty=True,
-        parameters=[
-            PathJoinSubstitution([share, "config", "default.yaml"]),
-            LaunchConfiguration("params_file"),
-            {
-                "model_path": LaunchConfiguration("model_path"),
-                "backend": LaunchConfiguration("backend"),
-                "use_sim_time": LaunchConfiguration("use_sim_time"),
-            },
-        ],
-        remappings=remappings,
-    )
-    # The recorder reads vla_node's live parameters (cameras, command topic, model) itself: no params file.
-    recorder = Node(
-        package="vla_ros",
-        executable="vla_record",
-        name="vla_recorder",
-        namespace=LaunchConfiguration("namespace"),
-        output="screen",
-        parameters=[{"output_dir": LaunchConfiguration("record_dir"),
-                     "use_sim_time": LaunchConfiguration("use_sim_time")}],
-        remappings=remappings,
-        condition=IfCondition(LaunchConfiguration("record")),
-    )
-    # The sim profile runs on /clock; every other profile on wall time unless use_sim_time:= says otherwise.
-    use_sim_time = DeclareLaunchArgument(
-        "use_sim_time", default_value=PythonExpression(["'", LaunchConfiguration("config"), "' == 'sim'"]),
-        description="follow /clock (Gazebo, the embedded sim, bag replay); default: true for config:=sim")
-    params_file = DeclareLaunchArgument("params_file", default_value=profile,
-                                        description="your robot's parameters YAML, used instead of the profile")
     return LaunchDescription(
         [DeclareLaunchArgument(name, default_value=default, description=doc) for name, default, doc in ARGUMENTS]
-        + [
-            use_sim_time,
-            params_file,
-            OpaqueFunction(function=lambda context: require_params_file(
-                LaunchConfiguration("params_file").perform(context)) or []),
-            SetEnvironmentVariable("FASTDDS_BUILTIN_TRANSPORTS", LaunchConfiguration("fastdds_transport")),
-            node,
-            recorder,
-        ]
+        + [OpaqueFunction(function=_actions)]
     )
