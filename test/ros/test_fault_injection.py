@@ -51,8 +51,11 @@ def test_when_model_raises_expect_fault_hold_single_traceback_and_node_alive(tmp
         np.testing.assert_allclose(held, np.tile(HOME, (len(held), 1)), atol=1e-9)
         assert node.log().count("Traceback") == 1  # logged once, not per frame
         assert node.alive()
-        # ~/reset re-arms (nothing persists: the thread paused); the model raises again -> FAULT again.
+        # ~/reset re-arms (nothing persists: the thread paused) and waits for an instruction (S15); with one,
+        # the model raises again -> FAULT again.
         assert robot.call(robot.reset_client).success
+        robot.wait_for_status(lambda s: s.get("state") == "HOLD_NO_INSTRUCTION", 10, "hold after reset")
+        robot.instruct("touch the red cube")
         robot.wait_for_status(lambda s: s.get("state") == "FAULT", 20, "FAULT again after reset")
     finally:
         robot.close()
@@ -87,7 +90,8 @@ def test_when_sim_clock_jumps_backwards_expect_queue_cleared_and_recovery(joint_
     robot.positions = HOME.copy()
     node = NodeProcess({"model_path": str(joint_model), "command_interface": "joint_position",
                         "control_rate_hz": RATE_HZ, "joint_names": JOINTS, "use_sim_time": True,
-                        "safety.image_timeout": 1.0, "safety.state_timeout": 0.5})
+                        "safety.image_timeout": 1.0, "safety.state_timeout": 0.5,
+                        "safety.auto_resume_max_s": 60.0})
     try:
         robot.wait_for_node()
         robot.instruct("touch the red cube")
@@ -191,6 +195,8 @@ def test_when_the_inference_process_is_killed_expect_fault_hold_then_reset_resum
         assert node.alive()
         inferences = status["inferences"]
         assert robot.call(robot.reset_client).success
+        robot.wait_for_status(lambda s: s.get("state") == "HOLD_NO_INSTRUCTION", 10, "hold after reset")
+        robot.instruct("touch the red cube")
         robot.wait_for_status(lambda s: s.get("state") == "RUNNING" and s["inferences"] > inferences + 2, 30,
                               "RUNNING on chunks from a new inference process")
         [new_worker] = _child_pids(node.process.pid, "vla_ros.model.inference_worker")
@@ -210,7 +216,8 @@ def test_when_the_camera_process_is_killed_expect_stale_image_hold_then_running_
     robot = RobotStub("joint_position")
     robot.positions = HOME.copy()
     model = build_example_package(tmp_path / "act", "act", seed=0, image_size=(96, 96))
-    node = _node(model, backend="onnxruntime", camera_process=True)
+    # A new camera process takes seconds to start: allow the resume that this test is about (S15 aside).
+    node = _node(model, backend="onnxruntime", camera_process=True, **{"safety.auto_resume_max_s": 60.0})
     try:
         robot.wait_for_node()
         robot.instruct("touch the red cube")

@@ -34,6 +34,9 @@ def rig(joint_model):
         "safety.image_timeout": 0.5,
         "safety.state_timeout": 0.3,
         "safety.inference_timeout": 3.0,
+        # Recovery from short holds is what these tests look at; a slow machine must not turn one into a
+        # dropped instruction (test_rearm_and_heartbeat.py covers the limit).
+        "safety.auto_resume_max_s": 30.0,
     })
     try:
         robot.wait_for_node()
@@ -247,7 +250,12 @@ def test_when_estop_expect_latched_until_released_and_reset(fresh) -> None:
     assert robot.received.last_status()["state"] == "ESTOP"
     accepted = robot.call(robot.reset_client)
     assert accepted.success, accepted.message
-    robot.wait_for_status(lambda s: s.get("state") == "RUNNING", 10, "RUNNING after reset")
+    # Re-arming never restarts motion by itself (S15): the node waits for a new instruction.
+    status = robot.wait_for_status(lambda s: s.get("state") == "HOLD_NO_INSTRUCTION", 5, "hold after reset")
+    assert "re-armed" in status["reason"] and status["instruction"] == ""
+    time.sleep(0.3)  # give a node that restarts by itself the chance to
+    assert robot.received.last_status()["state"] == "HOLD_NO_INSTRUCTION"
+    _run(robot)
 
 
 def test_when_hold_service_called_expect_hold_until_new_instruction(fresh) -> None:

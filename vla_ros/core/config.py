@@ -99,7 +99,7 @@ class SafetyConfig:
     heartbeat_timeout: float = 0.5  # s
     # S15: a recoverable hold (stale inputs, late inference, no heartbeat) that lasts longer than this drops
     # the instruction, so motion needs a new one; a shorter one resumes by itself when its cause clears.
-    auto_resume_max_s: float = 1.0  # s
+    auto_resume_max_s: float = 2.0  # s
 
     def __post_init__(self) -> None:
         for name in ("image_timeout", "state_timeout", "max_observation_age", "inference_timeout",

@@ -4,7 +4,11 @@ Acts like `ros2 topic pub --once /vla/instruction std_msgs/msg/String "{data: 'T
 subscriber before publishing (so the message is not lost to discovery), and exits non-zero with a clear
 message when no node is listening.
 
-Both topics are relative names, like vla_node's: `--namespace arm` or `--ros-args -r __ns:=/arm` reaches a
+`vla_instruct --heartbeat` instead publishes the operator heartbeat (std_msgs/Bool true on vla/heartbeat, at
+--rate Hz) for as long as it runs, and `false` once when it is stopped (Ctrl-C, SIGTERM): with
+safety.heartbeat_topic set, the robot moves only while it runs.
+
+All topics are relative names, like vla_node's: `--namespace arm` or `--ros-args -r __ns:=/arm` reaches a
 vla_node launched with namespace:=arm on /arm/vla/instruction and /arm/vla/status.
 """
 
@@ -12,22 +16,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 
 import rclpy
 from rclpy.exceptions import InvalidNamespaceException
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from rclpy.utilities import remove_ros_args
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 
-from vla_ros.ros.qos import RELIABLE, RELIABLE_LATCHED
+from vla_ros.ros.qos import HEARTBEAT_QOS, RELIABLE, RELIABLE_LATCHED
 from vla_ros.safety import validate_instruction
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vla_instruct", description=__doc__.splitlines()[0])
-    parser.add_argument("text", help="the instruction; an empty string '' stops the robot")
+    parser.add_argument("text", nargs="?", help="the instruction; an empty string '' stops the robot")
     parser.add_argument("--topic", default="vla/instruction",
                         help="instruction topic; relative names resolve under the namespace (default %(default)s)")
     parser.add_argument("--status-topic", default="vla/status",
@@ -38,7 +45,33 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--wait-ack", action="store_true",
                         help="wait until the node's status reports this instruction active")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a listener / ack")
-    return parser.parse_args(argv)
+    parser.add_argument("--heartbeat", action="store_true",
+                        help="publish the operator heartbeat (true) until stopped, then false once; no instruction")
+    parser.add_argument("--heartbeat-topic", default="vla/heartbeat",
+                        help="heartbeat topic (vla_node's safety.heartbeat_topic; default %(default)s)")
+    parser.add_argument("--rate", type=float, default=10.0,
+                        help="heartbeat rate, Hz; keep it well above 1/safety.heartbeat_timeout (default %(default)s)")
+    args = parser.parse_args(argv)
+    if args.heartbeat == (args.text is not None):
+        parser.error("give an instruction TEXT, or --heartbeat (not both)")
+    if not 0.5 <= args.rate <= 1000.0:
+        parser.error(f"--rate {args.rate}: expected 0.5..1000 Hz")
+    return args
+
+
+def run_heartbeat(node: Node, topic: str, rate_hz: float, stop: threading.Event) -> int:
+    """Publish true at `rate_hz` until `stop`, then false once: a released enabling device."""
+    publisher = node.create_publisher(Bool, topic, HEARTBEAT_QOS)
+    print(f"vla_instruct: heartbeat on {publisher.topic_name} at {rate_hz:g} Hz; Ctrl-C to stop the robot",
+          flush=True)
+    period = 1.0 / rate_hz
+    while not stop.is_set():
+        publisher.publish(Bool(data=True))
+        stop.wait(period)
+    publisher.publish(Bool(data=False))
+    _spin_until(node, lambda: False, 0.1)  # give the middleware a moment to send it before we exit
+    print("vla_instruct: heartbeat stopped (sent false)", flush=True)
+    return 0
 
 
 def _spin_until(node: Node, predicate, timeout: float) -> bool:
@@ -54,11 +87,18 @@ def main(argv: list[str] | None = None) -> int:
     # ROS arguments (--ros-args -r __ns:=/arm ...) go to rclpy, the rest to argparse.
     command_line = list(sys.argv) if argv is None else ["vla_instruct", *argv]
     args = parse_args(remove_ros_args(command_line)[1:])
-    expected, reason = validate_instruction(args.text, max_length=1_000_000)
-    if expected is None:
+    expected, reason = (None, "") if args.heartbeat else validate_instruction(args.text, max_length=1_000_000)
+    if expected is None and not args.heartbeat:
         print(f"vla_instruct: invalid instruction: {reason}", file=sys.stderr)
         return 2
-    rclpy.init(args=command_line)
+    stop = threading.Event()
+    if args.heartbeat:
+        # Our own handlers: the heartbeat must end with `false` sent, so rclpy may not shut down under us.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        rclpy.init(args=command_line, signal_handler_options=SignalHandlerOptions.NO)
+    else:
+        rclpy.init(args=command_line)
     try:
         node = Node("vla_instruct", namespace=args.namespace)
     except InvalidNamespaceException as error:
@@ -66,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         rclpy.try_shutdown()
         return 2
     try:
+        if args.heartbeat:
+            return run_heartbeat(node, args.heartbeat_topic, args.rate, stop)
         publisher = node.create_publisher(String, args.topic, RELIABLE)
         statuses: list[dict] = []
 
