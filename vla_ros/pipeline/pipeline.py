@@ -22,21 +22,19 @@ import numpy as np
 from vla_ros.commands.trajectory import guard_horizon
 from vla_ros.core.parameters import NodeConfig
 from vla_ros.core.types import ActionChunk, CommandInterface, NodeState, Observation, Policy
-from vla_ros.execution.realtime import set_fifo_priority
 from vla_ros.execution.scheduler import ChunkScheduler
 from vla_ros.execution.synthesis import CommandSynthesizer
 from vla_ros.inputs.frames import Frame, FrameStore
 from vla_ros.inputs.joint_state import JointStateError, JointStateReorderer
 from vla_ros.model import InputError, ModelPackage
 from vla_ros.pipeline.checks import check_model_matches_robot, check_plausible, command_dim_of_chunk
+from vla_ros.pipeline.inference_thread import InferenceThread
 from vla_ros.pipeline.resume import ResumeRule
 from vla_ros.safety import DeadlineMonitor, SafetyDecision, SafetyInputs, SafetySupervisor, validate_chunk
 from vla_ros.safety import validate_instruction as clean_instruction
 
 Clock = Callable[[], float]
 
-# How long the inference thread sleeps when there is nothing new to infer on; new frames wake it earlier.
-_IDLE_WAIT_S = 0.02
 
 
 @dataclass
@@ -79,9 +77,7 @@ class Pipeline:
         self.joint_reorderer = JointStateReorderer(config.joint_names)
 
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._inference = InferenceThread(lambda: self.run_inference_once(self._clock()), self.log)
         self._active = False
         self._estop = False
         self._instruction: _Instruction | None = None
@@ -122,7 +118,7 @@ class Pipeline:
         self.frames.put(camera, Frame(image, stamp, received))
         with self._lock:
             self._input_error = None
-        self._wake.set()
+        self._inference.wake()
 
     def on_input_error(self, reason: str) -> None:
         with self._lock:
@@ -154,7 +150,7 @@ class Pipeline:
             self._last_rejection = ""
             self._set_instruction_locked(text or None)
             self.resume_rule.new_instruction()
-        self._wake.set()
+        self._inference.wake()
         return True, ""
 
     def _set_instruction_locked(self, text: str | None) -> None:
@@ -225,35 +221,16 @@ class Pipeline:
             self.supervisor.activate(now)
         if hand_driven:
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._inference_loop, name="vla_inference", daemon=True)
-        self._thread.start()
+        self._inference.start(self.config.io_thread_priority if self.config.inference_process else 0)
 
     def deactivate(self) -> None:
         with self._lock:
             self._active = False
             self.scheduler.clear()
             self.supervisor.deactivate()
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
+        self._inference.stop()
 
-    # ----- inference thread -----
-    def _inference_loop(self) -> None:
-        if self.config.inference_process:
-            # Here the thread only hands observations to the model's process and takes chunks back: short GIL
-            # holds that must not be preempted midway (the control thread would wait), so it runs like the I/O.
-            problem = set_fifo_priority(self.config.io_thread_priority)
-            if problem:
-                self.log.warning(f"inference thread: {problem}")
-        while not self._stop.is_set():
-            ran = self.run_inference_once(self._clock())
-            if not ran:
-                self._wake.wait(_IDLE_WAIT_S)
-                self._wake.clear()
-
+    # ----- inference -----
     def run_inference_once(self, now: float) -> bool:
         """Infer on the newest observation if there is a new one; returns whether the model ran."""
         with self._lock:
