@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from vla_ros.core.config import (
@@ -54,6 +55,24 @@ DEFAULT_COMMAND_TOPICS: dict[CommandInterface, str] = {
 
 _SAFETY_DEFAULTS = SafetyConfig()
 _EXECUTION_DEFAULTS = ExecutionConfig()
+
+
+def _grouped(group: str, defaults: object, name: str, description: str, **options: object) -> ParameterSpec:
+    """`group.name`, its default read from the group's config dataclass so the two can never disagree."""
+    default = getattr(defaults, name)
+    if isinstance(default, Enum):
+        default = default.value
+    elif isinstance(default, tuple):
+        default = list(default)
+    return ParameterSpec(f"{group}.{name}", default, description, **options)  # type: ignore[arg-type]
+
+
+def _execution(name: str, description: str, **options: object) -> ParameterSpec:
+    return _grouped("execution", _EXECUTION_DEFAULTS, name, description, **options)
+
+
+def _safety(name: str, description: str, **options: object) -> ParameterSpec:
+    return _grouped("safety", _SAFETY_DEFAULTS, name, description, **options)
 
 SCHEMA: tuple[ParameterSpec, ...] = (
     ParameterSpec("autostart", True, "configure and activate the lifecycle node on start"),
@@ -103,56 +122,43 @@ SCHEMA: tuple[ParameterSpec, ...] = (
     ParameterSpec("joint_limits.upper", [6.283] * 6, "upper position limits, rad"),
     ParameterSpec("joint_limits.max_velocity", [1.0] * 6, "velocity limits, rad/s"),
     ParameterSpec("joint_limits.max_acceleration", [5.0] * 6, "acceleration limits, rad/s^2"),
-    ParameterSpec("execution.blending", _EXECUTION_DEFAULTS.blending.value, "how overlapping chunks combine",
-                  choices=tuple(b.value for b in Blending)),
-    ParameterSpec("execution.ensemble_decay", _EXECUTION_DEFAULTS.ensemble_decay, "ACT temporal-ensembling "
-                  "weight decay m in exp(-m*i)", min_value=0.0, max_value=10.0),
-    ParameterSpec("execution.crossfade_s", _EXECUTION_DEFAULTS.crossfade_s, "crossfade from the previous chunk "
-                  "to a new one, s", min_value=0.0, max_value=2.0),
-    ParameterSpec("execution.trajectory_horizon_s", _EXECUTION_DEFAULTS.trajectory_horizon_s, "future horizon "
-                  "sent as JointTrajectory points, s", min_value=0.01, max_value=5.0),
-    ParameterSpec("execution.trajectory_points", _EXECUTION_DEFAULTS.trajectory_points, "points per "
-                  "JointTrajectory", min_value=1, max_value=100),
-    ParameterSpec("safety.image_timeout", _SAFETY_DEFAULTS.image_timeout, "hold when the newest image is older, s",
-                  min_value=0.001, max_value=10.0),
-    ParameterSpec("safety.state_timeout", _SAFETY_DEFAULTS.state_timeout, "hold when the newest joint state is "
-                  "older, s", min_value=0.001, max_value=10.0),
-    ParameterSpec("safety.max_observation_age", _SAFETY_DEFAULTS.max_observation_age, "observations older than "
-                  "this are not used for inference, s", min_value=0.001, max_value=10.0),
-    ParameterSpec("safety.inference_timeout", _SAFETY_DEFAULTS.inference_timeout, "hold when no new chunk came "
-                  "for this long, s", min_value=0.01, max_value=60.0),
-    ParameterSpec("safety.position_margin", _SAFETY_DEFAULTS.position_margin, "margin inside the joint limits, rad",
-                  min_value=0.0, max_value=1.0),
-    ParameterSpec("safety.max_delta", _SAFETY_DEFAULTS.max_delta, "max position step from the measured state per "
-                  "control tick, rad", min_value=1e-5, max_value=1.0),
-    ParameterSpec("safety.max_ee_speed", _SAFETY_DEFAULTS.max_ee_speed, "end-effector linear speed cap, m/s "
-                  "(0.25 = ISO 10218 reduced speed)", min_value=0.001, max_value=2.0),
-    ParameterSpec("safety.max_ee_angular_speed", _SAFETY_DEFAULTS.max_ee_angular_speed, "end-effector angular "
-                  "speed cap, rad/s", min_value=0.001, max_value=6.3),
-    ParameterSpec("safety.max_ee_linear_accel", _SAFETY_DEFAULTS.max_ee_linear_accel, "end-effector linear "
-                  "deceleration used to bring twist commands to zero on a hold, m/s^2", min_value=0.01,
-                  max_value=50.0),
-    ParameterSpec("safety.max_ee_angular_accel", _SAFETY_DEFAULTS.max_ee_angular_accel, "end-effector angular "
-                  "deceleration on a hold, rad/s^2", min_value=0.01, max_value=100.0),
-    ParameterSpec("safety.workspace_min", list(_SAFETY_DEFAULTS.workspace_min), "workspace box min [x y z], m, "
-                  "base frame"),
-    ParameterSpec("safety.workspace_max", list(_SAFETY_DEFAULTS.workspace_max), "workspace box max [x y z], m"),
-    ParameterSpec("safety.out_of_workspace", _SAFETY_DEFAULTS.out_of_workspace.value, "pose targets outside the "
-                  "workspace box", choices=tuple(o.value for o in OutOfWorkspace)),
-    ParameterSpec("safety.blend_in_s", _SAFETY_DEFAULTS.blend_in_s, "blend from the measured state into model "
-                  "commands on activation and after a hold, s", min_value=0.0, max_value=10.0),
-    ParameterSpec("safety.max_instruction_length", _SAFETY_DEFAULTS.max_instruction_length, "longer instructions "
-                  "are rejected, characters", min_value=1, max_value=100000),
-    ParameterSpec("safety.heartbeat_topic", _SAFETY_DEFAULTS.heartbeat_topic, "operator heartbeat "
-                  "(std_msgs/Bool, true = may move; an enabling device or a supervising process): while it is "
-                  "missing, older than safety.heartbeat_timeout or false the node holds (HOLD_NO_HEARTBEAT); "
-                  "'' = not required"),
-    ParameterSpec("safety.heartbeat_timeout", _SAFETY_DEFAULTS.heartbeat_timeout, "hold when the newest "
-                  "heartbeat is older, s", min_value=0.01, max_value=10.0),
-    ParameterSpec("safety.auto_resume_max_s", _SAFETY_DEFAULTS.auto_resume_max_s, "a hold for stale inputs, late "
-                  "inference or a missing heartbeat resumes by itself when its cause clears only if it lasted "
-                  "at most this long; a longer one drops the instruction and motion needs a new one, s",
-                  min_value=0.0, max_value=60.0),
+    _execution("blending", "how overlapping chunks combine", choices=tuple(b.value for b in Blending)),
+    _execution("ensemble_decay", "ACT temporal-ensembling weight decay m in exp(-m*i)", min_value=0.0,
+               max_value=10.0),
+    _execution("crossfade_s", "crossfade from the previous chunk to a new one, s", min_value=0.0, max_value=2.0),
+    _execution("trajectory_horizon_s", "future horizon sent as JointTrajectory points, s", min_value=0.01,
+               max_value=5.0),
+    _execution("trajectory_points", "points per JointTrajectory", min_value=1, max_value=100),
+    _safety("image_timeout", "hold when the newest image is older, s", min_value=0.001, max_value=10.0),
+    _safety("state_timeout", "hold when the newest joint state is older, s", min_value=0.001, max_value=10.0),
+    _safety("max_observation_age", "observations older than this are not used for inference, s",
+            min_value=0.001, max_value=10.0),
+    _safety("inference_timeout", "hold when no new chunk came for this long, s", min_value=0.01, max_value=60.0),
+    _safety("position_margin", "margin inside the joint limits, rad", min_value=0.0, max_value=1.0),
+    _safety("max_delta", "max position step from the measured state per control tick, rad", min_value=1e-5,
+            max_value=1.0),
+    _safety("max_ee_speed", "end-effector linear speed cap, m/s (0.25 = ISO 10218 reduced speed)",
+            min_value=0.001, max_value=2.0),
+    _safety("max_ee_angular_speed", "end-effector angular speed cap, rad/s", min_value=0.001, max_value=6.3),
+    _safety("max_ee_linear_accel", "end-effector linear deceleration used to bring twist commands to zero on a "
+            "hold, m/s^2", min_value=0.01, max_value=50.0),
+    _safety("max_ee_angular_accel", "end-effector angular deceleration on a hold, rad/s^2", min_value=0.01,
+            max_value=100.0),
+    _safety("workspace_min", "workspace box min [x y z], m, base frame"),
+    _safety("workspace_max", "workspace box max [x y z], m"),
+    _safety("out_of_workspace", "pose targets outside the workspace box",
+            choices=tuple(o.value for o in OutOfWorkspace)),
+    _safety("blend_in_s", "blend from the measured state into model commands on activation and after a hold, s",
+            min_value=0.0, max_value=10.0),
+    _safety("max_instruction_length", "longer instructions are rejected, characters", min_value=1,
+            max_value=100000),
+    _safety("heartbeat_topic", "operator heartbeat (std_msgs/Bool, true = may move; an enabling device or a "
+            "supervising process): while it is missing, older than safety.heartbeat_timeout or false the node "
+            "holds (HOLD_NO_HEARTBEAT); '' = not required"),
+    _safety("heartbeat_timeout", "hold when the newest heartbeat is older, s", min_value=0.01, max_value=10.0),
+    _safety("auto_resume_max_s", "a hold for stale inputs, late inference or a missing heartbeat resumes by "
+            "itself when its cause clears only if it lasted at most this long; a longer one drops the "
+            "instruction and motion needs a new one, s", min_value=0.0, max_value=60.0),
 )
 
 SCHEMA_BY_NAME: dict[str, ParameterSpec] = {spec.name: spec for spec in SCHEMA}
