@@ -271,7 +271,7 @@ def test_when_camera_stops_expect_stale_image_hold_then_recovery(fresh) -> None:
 def test_status_is_latched_for_late_joiners(rig) -> None:
     robot, _ = rig
     late: list[str] = []
-    from ros_harness import RELIABLE_LATCHED
+    from vla_ros.ros.node import RELIABLE_LATCHED
 
     sub = robot.node.create_subscription(String, "/vla/status", lambda m: late.append(m.data), RELIABLE_LATCHED)
     try:
