@@ -9,13 +9,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from vla_ros.core.types import ActionSemantics
 
 from ros_harness import JOINTS, NodeProcess, RobotStub, wait_until
-
-pytestmark = pytest.mark.ros
 
 TEST_SUPPORT = Path(__file__).resolve().parents[1] / "support"
 RATE_HZ = 50.0

@@ -30,7 +30,7 @@ from vla_ros.core.parameters import DEFAULT_COMMAND_TOPICS
 from vla_ros.core.types import CommandInterface
 from vla_ros.inputs.images import encode_raw_image
 from vla_ros.ros.messages import MESSAGE_TYPES, seconds_to_time
-from vla_ros.ros.node import RELIABLE, RELIABLE_LATCHED
+from vla_ros.ros.qos import RELIABLE, RELIABLE_LATCHED
 
 __all__ = ["DEFAULT_JOINTS", "NodeProcess", "Received", "Rig", "RobotStub", "moving_scene", "wait_until"]
 
