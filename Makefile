@@ -25,6 +25,12 @@ test: $(STAMP)
 	$(RUN) $(VENV)/bin/ruff check vla_ros test launch setup.py
 	$(RUN) $(PY) -m pytest -q
 
+# The ROS-free subset with ROS 2 hidden from this and every child process (test/support/without_ros), so a test
+# that needs rclpy without being marked `ros` fails here even on a machine that has ROS.
+.PHONY: test-no-ros
+test-no-ros: $(STAMP)
+	$(RUN) PYTHONPATH=$(abspath test/support/without_ros) $(PY) -m pytest -q -m "not ros"
+
 demo: $(STAMP)
 	$(RUN) $(VENV)/bin/vla_demo
 

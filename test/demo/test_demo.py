@@ -31,7 +31,6 @@ def test_when_model_package_missing_expect_exit_1_naming_vla_train(tmp_path, cap
     assert "vla_train" in capsys.readouterr().err
 
 
-@pytest.mark.ros
 def test_when_running_two_episodes_expect_lines_summary_and_outputs(tiny_package, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     code = demo.main(["--episodes", "2", "--model", str(tiny_package), "--out", str(out), "--seed", "5",

@@ -9,20 +9,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vla_ros.bench.rig import wait_until
+from vla_ros.bench.rig_process import wait_until
 from vla_ros.core.types import Observation
 from vla_ros.model import InputError, ModelPackageError, RuntimeOptions, create_policy, load_model_package
 from vla_ros.model.process_policy import InferenceWorkerError, ProcessPolicy, create_process_policy
 from vla_ros.training.export import random_observations
 from vla_ros.training.package_builder import build_torch_package
 
-HERE = Path(__file__).resolve().parent
+TEST_SUPPORT = Path(__file__).resolve().parents[1] / "support"
 
 
 @pytest.fixture
 def test_modules_importable(monkeypatch: pytest.MonkeyPatch) -> None:
     """The child process imports the deliberately broken test models by module path, as vla_node's does."""
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TEST_SUPPORT), os.environ.get("PYTHONPATH", "")]))
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from recording_support import MODEL, record_episodes
 from rosbags.rosbag2 import Reader
 
 from vla_ros.recording import export_dataset
@@ -20,6 +19,7 @@ from vla_ros.recording.bag import EpisodeBagWriter, deserialize, directory_bytes
 from vla_ros.recording.metadata import model_sha256
 from vla_ros.recording.recorder import Recorder, RecorderConfig
 
+from recording_support import MODEL, record_episodes
 from ros_harness import JOINTS
 
 INSTRUCTIONS = ["pick up the red block", "place it on the tray"]

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from recording_support import MODEL, record_episodes
 
 from vla_ros.recording import replay_runner as replay
 from vla_ros.recording.bag import read_bag
 from vla_ros.recording.episode import read_chunks, read_commands
 from vla_ros.recording.replay import ReplayComparison, compare_chunks, compare_commands
+
+from recording_support import MODEL, record_episodes
 
 TEST_BAG = Path(__file__).resolve().parents[1] / "data" / "replay_act_example"
 

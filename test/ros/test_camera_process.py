@@ -26,8 +26,6 @@ from vla_ros.ros.messages import seconds_to_time
 
 from ros_harness import wait_until
 
-pytestmark = pytest.mark.ros
-
 RAW_TOPIC = f"/camera_process_test_{os.getpid()}/image_raw"
 COMPRESSED_TOPIC = f"/camera_process_test_{os.getpid()}/image_raw/compressed"
 

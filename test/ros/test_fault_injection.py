@@ -9,15 +9,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from vla_ros.core.types import ActionSemantics
 
 from ros_harness import JOINTS, NodeProcess, RobotStub, wait_until
 
-pytestmark = pytest.mark.ros
-
-HERE = Path(__file__).resolve().parent
+TEST_SUPPORT = Path(__file__).resolve().parents[1] / "support"
 RATE_HZ = 50.0
 HOME = np.array([0.1, -0.2, 0.3, -0.4, 0.5, -0.6])
 
@@ -33,7 +30,7 @@ def _node(model: Path, **params) -> NodeProcess:
     return NodeProcess({"model_path": str(model), "backend": "torch", "command_interface": "joint_position",
                         "control_rate_hz": RATE_HZ, "joint_names": JOINTS, "safety.image_timeout": 1.0,
                         "safety.state_timeout": 0.5, "warmup_inferences": 0, **params},
-                       extra_pythonpath=[HERE])
+                       extra_pythonpath=[TEST_SUPPORT])
 
 
 def test_when_model_raises_expect_fault_hold_single_traceback_and_node_alive(tmp_path) -> None:

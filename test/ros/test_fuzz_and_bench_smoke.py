@@ -6,11 +6,7 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from ros_harness import REPO_ROOT
-
-pytestmark = pytest.mark.ros
 
 
 def test_when_fuzzed_on_every_topic_expect_no_crash_no_unsafe_command_and_recovery(joint_model) -> None:

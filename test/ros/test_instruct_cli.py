@@ -6,11 +6,7 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from ros_harness import JOINTS, REPO_ROOT, NodeProcess, RobotStub
-
-pytestmark = pytest.mark.ros
 
 
 def _instruct(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:

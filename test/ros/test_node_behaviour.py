@@ -16,8 +16,6 @@ from std_msgs.msg import Bool, String
 
 from ros_harness import JOINTS, NodeProcess, RobotStub, wait_until
 
-pytestmark = pytest.mark.ros
-
 RATE_HZ = 50.0
 HOME = np.array([0.1, -0.2, 0.3, -0.4, 0.5, -0.6])
 
@@ -279,7 +277,7 @@ def test_when_camera_stops_expect_stale_image_hold_then_recovery(fresh) -> None:
 def test_status_is_latched_for_late_joiners(rig) -> None:
     robot, _ = rig
     late: list[str] = []
-    from ros_harness import RELIABLE_LATCHED
+    from vla_ros.ros.qos import RELIABLE_LATCHED
 
     sub = robot.node.create_subscription(String, "/vla/status", lambda m: late.append(m.data), RELIABLE_LATCHED)
     try:

@@ -10,8 +10,6 @@ import pytest
 
 from ros_harness import JOINTS, NodeProcess, RobotStub, wait_until
 
-pytestmark = pytest.mark.ros
-
 RATE_HZ = 50.0
 LIMITS = {"lower": -3.0, "upper": 3.0, "max_velocity": 1.0, "max_acceleration": 5.0}
 
@@ -128,7 +126,7 @@ def test_joint_states_are_reordered_by_name(joint_model) -> None:
 
 @pytest.mark.parametrize("bundled", ["act_example", "rt2_example"])
 def test_both_bundled_model_families_drive_the_node_end_to_end(bundled: str) -> None:
-    """Issue 3 generality: the ACT-style chunk model and the RT-2-style bins model, each through real ROS."""
+    """Generality: the ACT-style chunk model and the RT-2-style bins model, each through real ROS."""
     from ros_harness import REPO_ROOT
 
     robot, node, window = _run_interface(str(REPO_ROOT / "models" / bundled), "joint_trajectory")

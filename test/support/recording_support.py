@@ -1,7 +1,7 @@
-"""Records short episodes through real ROS processes: vla_node (act_example) fed by the harness RobotStub,
+"""Records short episodes through real ROS processes: vla_node (act_example) fed by the rig's RobotStub,
 and recorder_node beside it. Used by the tests and to regenerate the small bag in test/data:
 
-    python test/recording/recording_support.py test/data/replay_act_example
+    python test/support/recording_support.py test/data/replay_act_example
 """
 
 from __future__ import annotations
@@ -10,10 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "ros"))
-
-from ros_harness import JOINTS, REPO_ROOT, NodeProcess, RobotStub, wait_until  # noqa: E402
+from ros_harness import JOINTS, REPO_ROOT, NodeProcess, RobotStub, wait_until
 
 MODEL = REPO_ROOT / "models" / "act_example"
 INTERFACE = "joint_trajectory"
