@@ -1,4 +1,4 @@
-"""The backends benchmark returns the INTERFACE.md vla_bench shape (timings are not asserted here)."""
+"""The backends benchmark returns the docs/interface.md vla_bench shape (timings are not asserted here)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,9 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from std_msgs.msg import Bool
 
-from ros_harness import JOINTS, RELIABLE, NodeProcess, RobotStub, wait_until
+from vla_ros.ros.qos import RELIABLE
+
+from ros_harness import JOINTS, NodeProcess, RobotStub, wait_until
 
 HOME = np.array([0.1, -0.2, 0.3, -0.4, 0.5, -0.6])
 HEARTBEAT = "/vla/heartbeat"

@@ -55,7 +55,7 @@ def _time_policy(policy: ModelPolicy, observations: list, iterations: int) -> tu
 
 def run_backends_benchmark(package_dir: Path | None, iterations: int, *,
                            options: RuntimeOptions | None = None) -> dict[str, Any]:
-    """INTERFACE.md `vla_bench` shape: {"suite": "backends", "machine": {...}, "results": {...}}."""
+    """docs/interface.md `vla_bench` shape: {"suite": "backends", "machine": {...}, "results": {...}}."""
     if iterations < 1:
         raise ValueError(f"iterations={iterations}: expected >= 1")
     options = options or RuntimeOptions()

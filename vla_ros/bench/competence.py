@@ -38,7 +38,7 @@ def _pass_summary(run: DemoRun) -> dict[str, Any]:
 def run_competence_benchmark(episodes: int = 50, model: Path | str = DEFAULT_MODEL, first_seed: int = 1,
                              real_time_factor: float = 1.0, include_torch: bool = True,
                              log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """{"suite": "competence", "machine": {...}, "results": {...}} (INTERFACE.md bench JSON shape).
+    """{"suite": "competence", "machine": {...}, "results": {...}} (docs/interface.md bench JSON shape).
 
     log: progress lines (default: none, so `--json` output stays one object on stdout).
     """

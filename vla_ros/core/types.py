@@ -56,7 +56,7 @@ class ActionSemantics(str, Enum):
 
 
 class CommandInterface(str, Enum):
-    """What the node publishes (INTERFACE.md `command_interface`)."""
+    """What the node publishes (docs/interface.md `command_interface`)."""
 
     JOINT_TRAJECTORY = "joint_trajectory"
     JOINT_POSITION = "joint_position"

@@ -69,7 +69,7 @@ class VlaNode(LifecycleNode):
         self._last_status_state: tuple[str, str, str] | None = None
         self._configure_error = ""
         # Topic names are relative so `namespace:=arm` moves them all (/arm/vla/status, ...); without a namespace
-        # they are the names of INTERFACE.md. /diagnostics stays global for the diagnostic aggregator.
+        # they are the names of docs/interface.md. /diagnostics stays global for the diagnostic aggregator.
         # Status and diagnostics exist from the start so a failed configure is visible, not silent.
         self._status_publisher = self.create_publisher(String, "vla/status", RELIABLE_LATCHED)
         self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE)
