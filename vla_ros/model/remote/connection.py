@@ -13,7 +13,9 @@ that is not a valid reply: a fault).
 from __future__ import annotations
 
 import http.client
+import inspect
 import os
+import socket as socket_module
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +31,8 @@ from vla_ros.model.remote import codec
 # A server's error text reaches /vla/status; its traceback can be long.
 MAX_SERVER_ERROR_CHARS = 400
 _MESSAGE_TOO_BIG = 1009  # websocket close code: what we send when a frame exceeds max_size
+# websockets >= 16 wants connect() used as a context manager unless told that a plain connection is meant.
+_PLAIN_CONNECTION = {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
 
 
 class RemoteReplyError(InvalidModelOutput):
@@ -127,7 +131,8 @@ class RemoteConnection:
         try:
             socket = connect(self.url, ssl=self._ssl, additional_headers=self._headers, compression=None,
                              max_size=self.config.max_message_bytes, open_timeout=timeout, close_timeout=1.0,
-                             proxy=None, user_agent_header=f"vla_ros websockets/{websockets.__version__}")
+                             proxy=None, user_agent_header=f"vla_ros websockets/{websockets.__version__}",
+                             **_PLAIN_CONNECTION)
         except (OSError, InvalidHandshake, TimeoutError) as error:
             raise PolicyUnavailable(_why(error)) from error
         self._socket = socket
@@ -145,7 +150,8 @@ class RemoteConnection:
             frame = self._socket.recv(timeout=timeout)
         except TimeoutError as error:
             # A reply that comes later would be taken for the next request's: the connection cannot be reused.
-            self.close()
+            # Dropped without the closing handshake, which a busy server would not answer in time either.
+            self.close(abort=True)
             raise PolicyUnavailable(f"no reply within {timeout:g} s (remote.timeout_s) waiting for {what}") from error
         except ConnectionClosed as error:
             self.close()
@@ -175,10 +181,12 @@ class RemoteConnection:
         reply = self._receive(timeout, "the reply")
         return reply, self.last_reply_bytes
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         if self._socket is not None:
             socket, self._socket = self._socket, None
             try:
+                if abort:
+                    socket.socket.shutdown(socket_module.SHUT_RDWR)
                 socket.close()
             except Exception:  # closing a broken connection may fail in many ways; it is gone either way
                 pass
