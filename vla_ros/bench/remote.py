@@ -33,7 +33,6 @@ from vla_ros.model import create_policy, load_model_package
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.remote.spec import KeyPath, RemoteLayout, RemoteSpec
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 # What a test server can be told to do wrong, after `fault_after` good replies.
 FAULTS = ("none", "slow", "wrong_shape", "nan", "missing_key", "int_dtype", "error", "oversize")
 WARMUP = 5
@@ -189,7 +188,8 @@ def wait_healthy(port: int, timeout_s: float = 60.0, process: subprocess.Popen |
 def start_server(local_dir: Path, remote_dir: Path, port: int, *extra: str) -> subprocess.Popen:
     """The server in its own process (its GIL is not ours), healthy when this returns."""
     process = subprocess.Popen([sys.executable, "-m", "vla_ros.bench.remote", "--local", str(local_dir),
-                                "--remote", str(remote_dir), "--port", str(port), *extra])
+                                "--remote", str(remote_dir), "--port", str(port), *extra],
+                               stdout=subprocess.DEVNULL)  # vla_bench prints only its JSON on stdout
     try:
         wait_healthy(port, process=process)
     except Exception:
@@ -223,8 +223,9 @@ def _time(policy: Any, observations: list[Observation], iterations: int) -> tupl
 def run_remote(iterations: int = 200, model: str | None = None) -> dict[str, Any]:
     """`vla_bench remote` results: in-process vs remote infer() of the same model, added latency, bytes."""
     from vla_ros.model.process_policy import create_process_policy
+    from vla_ros.ros.model_path import resolve_model_path  # the checkout's or the installed share's models/
 
-    local_dir = Path(model) if model else MODELS_DIR / "sim_act"
+    local_dir = resolve_model_path(model or "sim_act").resolve()
     local = load_model_package(local_dir)
     observations = _observations(16, local.state_dim)
     port = free_port()
