@@ -13,11 +13,12 @@ install: $(STAMP)
 # Reinstalled when any installed file changes (a non-editable install would otherwise run stale code).
 SOURCES := $(shell find vla_ros launch config models resource -type f -not -path '*/__pycache__/*' 2>/dev/null)
 
-$(STAMP): requirements.txt requirements-common.txt setup.py setup.cfg package.xml $(SOURCES)
+$(STAMP): requirements.txt requirements-common.txt requirements-openpi.txt setup.py setup.cfg package.xml $(SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-build-isolation ".[dev]"
+	$(PY) -m pip install -q --no-deps -r requirements-openpi.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation --force-reinstall .
 	touch $(STAMP)
 

@@ -9,6 +9,7 @@ Suites (one module each under vla_ros/bench/):
   fuzz       hostile messages into a running vla_node (see vla_ros/bench/fuzz.py)
   competence task success through the full ROS stack on the embedded sim
   recording  the rate suite's measurement with and without vla_record running
+  remote     a remote policy (openpi's websocket server, loopback) vs the same model in the inference process
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from vla_ros.bench.machine import machine_info
 from vla_ros.bench.node_runs import large_frames_profile
 from vla_ros.bench.rate import PLACEMENTS
 
-SUITES = ("rate", "latency", "overhead", "backends", "soak", "fuzz", "competence", "recording")
+SUITES = ("rate", "latency", "overhead", "backends", "soak", "fuzz", "competence", "recording", "remote")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,6 +81,10 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         from vla_ros.bench.recording import run_recording_rate
 
         return run_recording_rate(args.rate, args.duration, pairs=2, priority=args.priority)
+    if args.suite == "remote":
+        from vla_ros.bench.remote import run_remote
+
+        return run_remote(args.iterations, args.model)
     if args.suite == "fuzz":
         from vla_ros.bench.fuzz import run_fuzz
 

@@ -8,7 +8,7 @@ tests validate every shipped config/*.yaml against this same schema.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -53,6 +53,18 @@ DEFAULT_COMMAND_TOPICS: dict[CommandInterface, str] = {
     CommandInterface.POSE: "/target_pose",
 }
 
+@dataclass(frozen=True)
+class RemoteConfig:
+    """How to reach the policy server of a remote model package (`backend: remote`)."""
+
+    url: str = ""  # overrides the package's remote.url when set
+    api_key_env: str = ""  # the environment variable with the API key; "" = none
+    ca_file: str = ""  # PEM CA bundle for wss://; "" = the system's
+    timeout_s: float = 1.0  # connect and per-reply timeout, s
+    max_message_bytes: int = 4 << 20  # largest accepted message from the server
+
+
+_REMOTE_DEFAULTS = RemoteConfig()
 _SAFETY_DEFAULTS = SafetyConfig()
 _EXECUTION_DEFAULTS = ExecutionConfig()
 
@@ -79,7 +91,22 @@ SCHEMA: tuple[ParameterSpec, ...] = (
     ParameterSpec("model_path", "", "model package directory (holding vla.yaml); relative paths resolve against "
                   "the installed share/vla_ros/models"),
     ParameterSpec("backend", "auto", "inference backend; auto tries tensorrt, onnxruntime (CUDA/TensorRT "
-                  "providers), onnxruntime CPU, torch", choices=("auto", "tensorrt", "onnxruntime", "torch")),
+                  "providers), onnxruntime CPU, torch; remote = an openpi-protocol policy server named by a remote "
+                  "package (auto picks it for one)",
+                  choices=("auto", "tensorrt", "onnxruntime", "torch", "remote")),
+    ParameterSpec("remote_url", "", "ws:// or wss:// URL of the policy server of a remote package; empty = the "
+                  "URL in its vla.yaml"),
+    ParameterSpec("remote.api_key_env", "", "name of the environment variable holding the API key sent as "
+                  "'Authorization: Api-Key <key>' (the key itself is never a parameter, logged or in the status); "
+                  "empty = no key"),
+    ParameterSpec("remote.ca_file", "", "PEM file of the CA(s) that signed a wss:// server's certificate (a "
+                  "private CA); empty = the system's trusted CAs"),
+    ParameterSpec("remote.timeout_s", _REMOTE_DEFAULTS.timeout_s, "longest wait for a connection or for one reply "
+                  "from the policy server, s; past it the node holds on safety.inference_timeout and reconnects",
+                  min_value=0.01, max_value=60.0),
+    ParameterSpec("remote.max_message_bytes", _REMOTE_DEFAULTS.max_message_bytes, "largest message accepted from "
+                  "the policy server, bytes; a larger reply is refused as malformed",
+                  min_value=1024, max_value=1 << 30),
     ParameterSpec("inference_threads", 1, "intra-op threads of the inference backend; keep below the core count "
                   "so the control loop keeps a core", min_value=1, max_value=64),
     ParameterSpec("inference_process", True, "run preprocessing and the model in a child process, so their "
@@ -189,6 +216,7 @@ class NodeConfig:
     io_thread_priority: int = 0
     camera_process: bool = True
     camera_reliability: str = "best_effort"
+    remote: RemoteConfig = field(default_factory=RemoteConfig)
 
     def __post_init__(self) -> None:
         if self.io_thread_priority > 0 and self.io_thread_priority >= self.control_thread_priority:
@@ -297,6 +325,13 @@ def build_node_config(values: Mapping[str, object]) -> NodeConfig:
         io_thread_priority=int(merged["io_thread_priority"]),  # type: ignore[call-overload]
         camera_process=bool(merged["camera_process"]),
         camera_reliability=str(merged["camera_reliability"]),
+        remote=RemoteConfig(
+            url=str(merged["remote_url"]),
+            api_key_env=str(merged["remote.api_key_env"]),
+            ca_file=str(merged["remote.ca_file"]),
+            timeout_s=float(merged["remote.timeout_s"]),  # type: ignore[arg-type]
+            max_message_bytes=int(merged["remote.max_message_bytes"]),  # type: ignore[call-overload]
+        ),
     )
 
 

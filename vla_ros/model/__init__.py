@@ -6,7 +6,13 @@ Public API (used by the ROS node):
 See vla_ros/model/README.md for the manifest format.
 """
 
-from vla_ros.model.errors import BackendUnavailable, InputError, InvalidModelOutput, ModelPackageError
+from vla_ros.model.errors import (
+    BackendUnavailable,
+    InputError,
+    InvalidModelOutput,
+    ModelPackageError,
+    PolicyUnavailable,
+)
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.package import ModelPackage, load_model_package
 from vla_ros.model.policy import ModelPolicy
@@ -20,6 +26,7 @@ __all__ = [
     "ModelPackage",
     "ModelPackageError",
     "ModelPolicy",
+    "PolicyUnavailable",
     "RuntimeOptions",
     "create_policy",
     "load_model_package",

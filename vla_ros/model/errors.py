@@ -4,6 +4,8 @@ ModelPackageError: the package on disk is wrong (fix the files); raised at load 
 BackendUnavailable: the requested backend cannot run on this machine (install something / pick another).
 InputError: this observation cannot be fed to the model (the node holds with the message as reason).
 InvalidModelOutput: the model produced something the manifest does not allow (a model fault).
+PolicyUnavailable: the policy cannot answer right now (a remote policy server unreachable or too slow); transient:
+    the node holds through its inference timeout and tries again, it does not latch a fault.
 """
 
 from __future__ import annotations
@@ -23,3 +25,10 @@ class InputError(ValueError):
 
 class InvalidModelOutput(RuntimeError):  # noqa: N818 - reads as a condition, like BackendUnavailable
     """The backend returned an output that contradicts the manifest (shape, token id range, non-finite)."""
+
+
+class PolicyUnavailable(RuntimeError):  # noqa: N818 - reads as a condition, like BackendUnavailable
+    """The policy cannot be reached now (a remote server down, refusing, or not answering in time).
+
+    Transient by nature: the caller holds without latching a fault and retries; the policy reconnects by itself.
+    """

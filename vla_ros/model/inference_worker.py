@@ -4,7 +4,7 @@ FD is one end of a socket pair. The first message names the package, backend and
 answers ("ready", BackendSelection) or ("error", kind, message). Then, until the socket closes:
 - {"op": "infer", ...header}, the images in the caller's shared-memory slots (or, without memfd, one raw buffer
   per image after the header) -> ("ok", actions, timings) or
-  ("error", "input" | "model", message[, the model's stack]);
+  ("error", "input" | "unavailable" | "model", message[, the model's stack]);
 - {"op": "reset"} -> ("ok",).
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from vla_ros.core.types import Observation
 from vla_ros.model import InputError, create_policy, load_model_package
-from vla_ros.model.errors import ModelPackageError
+from vla_ros.model.errors import ModelPackageError, PolicyUnavailable
 
 
 def _load(connection: Connection):
@@ -83,6 +83,9 @@ def serve(connection: Connection) -> None:
             actions = policy.infer(observation)
         except InputError as error:
             connection.send(("error", "input", str(error)))
+            continue
+        except PolicyUnavailable as error:  # transient (a remote server away): the caller holds, no fault
+            connection.send(("error", "unavailable", str(error)))
             continue
         except Exception as error:  # the caller turns this into a model fault and holds the robot
             # The stack goes to the caller, which logs it once with its own report, not here per frame.

@@ -351,6 +351,10 @@ def _torch_weights(sec: _Section, *, draft: bool) -> TorchWeights:
 
 def parse_manifest(data: object, *, draft: bool = False) -> Manifest:
     """Validate a loaded vla.yaml mapping. `draft=True` (export tool only) allows sha256 values to be absent."""
+    if isinstance(data, Mapping) and "remote" in data:
+        from vla_ros.model.remote.manifest import parse_remote_manifest  # it builds on this module's helpers
+
+        return parse_remote_manifest(data)
     root = _Section(data, "")
     version = root.integer("format_version", minimum=1)
     if version != FORMAT_VERSION:

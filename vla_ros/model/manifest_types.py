@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from vla_ros.core.types import ActionSemantics
+from vla_ros.model.remote.spec import RemoteSpec
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "vla.yaml"
@@ -187,6 +188,9 @@ class Manifest:
     onnx: WeightFile | None
     torch: TorchWeights | None
     format_version: int = FORMAT_VERSION
+    # A remote package (no weights): the server and the request mapping. Its cameras, state and outputs above are
+    # derived from this section so that the rest of the runtime reads every package alike.
+    remote: RemoteSpec | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def input_tensor_names(self) -> list[str]:

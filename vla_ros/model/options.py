@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from vla_ros.core.parameters import RemoteConfig
 
 GRAPH_OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 
@@ -20,6 +22,7 @@ class RuntimeOptions:
     trt_fp16: build the TensorRT engine with FP16 kernels allowed.
     trt_cache_dir: where TensorRT engines are cached; None = `<package>/engine_cache/`.
     trt_workspace_mib: TensorRT builder workspace limit.
+    remote: how to reach the policy server of a remote package (backend remote).
     """
 
     intra_op_threads: int = 1
@@ -30,6 +33,7 @@ class RuntimeOptions:
     trt_fp16: bool = False
     trt_cache_dir: Path | None = None
     trt_workspace_mib: int = 1024
+    remote: RemoteConfig = field(default_factory=RemoteConfig)
 
     def __post_init__(self) -> None:
         for name in ("intra_op_threads", "inter_op_threads"):

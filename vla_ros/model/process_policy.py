@@ -12,7 +12,8 @@ image bytes to a socket (the kernel copies them; the write releases the GIL) and
 The child is `python -m vla_ros.model.inference_worker FD`, started through vla_ros.execution.child_process so that
 it and all its threads run at normal scheduling; no multiprocessing re-import of the caller's
 __main__ (rclpy stays out of the child). It exits when its socket closes, so it never outlives the caller.
-Errors keep their meaning: an InputError in the child is an InputError here; anything else, and the child dying,
+Errors keep their meaning: an InputError in the child is an InputError here, a PolicyUnavailable (a remote policy
+server out of reach, transient) a PolicyUnavailable; anything else, and the child dying,
 raise InferenceWorkerError, which the pipeline treats as a model fault (hold until ~/reset). The next infer()
 after the child died starts a new one.
 """
@@ -32,7 +33,7 @@ import numpy as np
 
 from vla_ros.core.types import Observation
 from vla_ros.execution.child_process import child_command, wait_or_kill
-from vla_ros.model.errors import InputError, ModelPackageError
+from vla_ros.model.errors import InputError, ModelPackageError, PolicyUnavailable
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.runtime import BackendSelection
 
@@ -189,6 +190,8 @@ class ProcessPolicy:
             kind, message = reply[1], reply[2]
             if kind == "input":
                 raise InputError(message)
+            if kind == "unavailable":
+                raise PolicyUnavailable(message)
             # Chained, so a logged traceback shows where in the model it failed, not only this call.
             raise InferenceWorkerError(message) from RemoteModelError(reply[3] if len(reply) > 3 else "")
         actions, timings = reply[1], reply[2]

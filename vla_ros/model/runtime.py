@@ -1,7 +1,8 @@
 """create_policy(): pick a backend (explicitly or `auto`) and wrap it in a ModelPolicy.
 
 auto tries, in order: tensorrt -> onnxruntime with CUDA/TensorRT providers -> onnxruntime CPU -> torch,
-recording and logging why each one was skipped.
+recording and logging why each one was skipped. A remote package (vla.yaml with `remote:`) has one backend,
+`remote` (an openpi-protocol policy server, vla_ros/model/remote/), which auto picks for it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from vla_ros.core.types import Policy
 from vla_ros.model.backends.base import InferenceSession
 from vla_ros.model.backends.onnxruntime_backend import CPU_PROVIDER, OnnxRuntimeSession, available_gpu_providers
 from vla_ros.model.backends.tensorrt_backend import TensorRTSession
@@ -21,7 +23,7 @@ from vla_ros.model.policy import ModelPolicy
 
 _LOG = logging.getLogger("vla_ros.model")
 
-BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
+BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch", "remote")
 AUTO_ORDER = ("tensorrt", "onnxruntime_gpu", "onnxruntime_cpu", "torch")
 
 
@@ -89,6 +91,9 @@ def create_session(package: ModelPackage, backend: str = "auto",
     options = options or RuntimeOptions()
     if backend not in BACKENDS:
         raise ModelPackageError(f"backend={backend!r}: expected one of {list(BACKENDS)}")
+    if backend == "remote" or package.manifest.remote is not None:
+        raise BackendUnavailable(f"package '{package.name}' with backend {backend}: a remote policy has no local "
+                                 "session (create_policy connects to its server)")
     if backend != "auto":
         factory = _onnxruntime_explicit if backend == "onnxruntime" else _CANDIDATES[backend]
         try:
@@ -114,8 +119,21 @@ def create_session(package: ModelPackage, backend: str = "auto",
     raise BackendUnavailable(f"no backend can run model '{package.name}': {details}")
 
 
+def _create_remote_policy(package: ModelPackage, backend: str,
+                          options: RuntimeOptions) -> tuple[Policy, BackendSelection]:
+    if backend not in ("auto", "remote"):
+        raise BackendUnavailable(f"backend {backend}: package '{package.name}' is a remote package (a policy "
+                                 "server, no weights); use backend remote or auto")
+    from vla_ros.model.remote.policy import RemotePolicy  # websockets and msgpack only when a remote is used
+
+    policy = RemotePolicy(package, options.remote)
+    return policy, BackendSelection("remote", [policy.url])
+
+
 def create_policy(package: ModelPackage, backend: str = "auto",
-                  options: RuntimeOptions | None = None) -> tuple[ModelPolicy, BackendSelection]:
-    """Load the package on a backend; see the module docstring for the auto order."""
+                  options: RuntimeOptions | None = None) -> tuple[Policy, BackendSelection]:
+    """Load the package on a backend (or connect to its policy server); see the module docstring."""
+    if backend == "remote" or package.manifest.remote is not None:
+        return _create_remote_policy(package, backend, options or RuntimeOptions())
     session, selection = create_session(package, backend, options)
     return ModelPolicy(package, session), selection

@@ -26,7 +26,7 @@ from vla_ros.execution.scheduler import ChunkScheduler
 from vla_ros.execution.synthesis import CommandSynthesizer
 from vla_ros.inputs.frames import Frame, FrameStore
 from vla_ros.inputs.joint_state import JointStateError, JointStateReorderer
-from vla_ros.model import InputError, ModelPackage
+from vla_ros.model import InputError, ModelPackage, PolicyUnavailable
 from vla_ros.pipeline.checks import check_model_matches_robot, check_plausible, command_dim_of_chunk
 from vla_ros.pipeline.inference_thread import InferenceThread
 from vla_ros.pipeline.resume import ResumeRule
@@ -93,6 +93,8 @@ class Pipeline:
         self._state_error: str | None = None
         # The inference thread pauses while a model fault is unacknowledged (until ~/reset).
         self._inference_error: str | None = None
+        # Why the policy cannot be reached (a remote server away); added to the late-inference hold's reason.
+        self._policy_unavailable = ""
         # Events for the supervisor, handed over on the next tick only ("since the last tick"); it latches them.
         self._inference_error_event: str | None = None
         self._invalid_action_event: str | None = None
@@ -263,6 +265,13 @@ class Pipeline:
         except InputError as error:
             self.on_input_error(f"observation rejected by the model: {error}")
             return True
+        except PolicyUnavailable as error:
+            # Transient (a remote policy server out of reach or too slow): no chunk comes, so the inference-timeout
+            # hold (S8) stops the robot; no fault is latched, and the next observation tries again.
+            if not self._policy_unavailable:
+                self.log.warning(f"policy unavailable: {error}")
+            self._policy_unavailable = str(error)
+            return True
         except Exception as error:  # a model fault must never take the node down: hold + FAULT
             with self._lock:
                 self._inference_error = f"inference raised {type(error).__name__}: {error}"
@@ -272,6 +281,7 @@ class Pipeline:
                     self._logged_fault = True
             return True
         inference_ms = (time.perf_counter() - started) * 1e3
+        self._policy_unavailable = ""
         self._accept_actions(actions, frame_set, instruction, measured, inference_ms)
         return True
 
@@ -343,6 +353,8 @@ class Pipeline:
                 self._set_instruction_locked(None)
             if decision.state is NodeState.HOLD_NO_INSTRUCTION and self.resume_rule.dropped_reason:
                 decision.reason = self.resume_rule.dropped_reason
+            if decision.state is NodeState.HOLD_INFERENCE_LATE and self._policy_unavailable:
+                decision.reason = f"{decision.reason}; {self._policy_unavailable}"
 
     def _trajectory(self, now: float, decision: SafetyDecision) -> list[tuple[float, np.ndarray]]:
         period = self.config.execution.control_period

@@ -95,7 +95,7 @@ class VlaNode(LifecycleNode):
             if not config.model_path:
                 raise ConfigError("model_path='': expected a model package directory (parameter model_path)")
             package = load_model_package(resolve_model_path(config.model_path))
-            options = RuntimeOptions(intra_op_threads=config.inference_threads)
+            options = RuntimeOptions(intra_op_threads=config.inference_threads, remote=config.remote)
             if config.inference_process:
                 policy, selection = create_process_policy(package.root, config.backend, options)
             else:
