@@ -25,7 +25,9 @@ ARGUMENTS = [
     ("params_file", "", "your robot's parameters YAML, applied over the profile"),
     ("namespace", "", "namespace of vla_node and vla_record; their relative topics (vla/instruction, "
      "vla/status, joint_states, ...) move under it"),
-    ("backend", "", "auto | tensorrt | onnxruntime | torch; empty: the params files' backend (auto)"),
+    ("backend", "", "auto | tensorrt | onnxruntime | torch | remote; empty: the params files' backend (auto)"),
+    ("remote_url", "", "ws:// or wss:// URL of the policy server of a remote package (models/remote_droid, ...); "
+     "empty: the package's own URL"),
     ("use_sim_time", "", "follow /clock (Gazebo, the embedded sim, bag replay); empty: the profile's "
      "use_sim_time (true for config:=sim)"),
     ("camera_topic", "", "camera topic, replacing the profile's camera topic (the camera keeps its name); "

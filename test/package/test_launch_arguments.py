@@ -102,6 +102,11 @@ def _check_backend(profile: str, tmp_path: Path) -> None:
     assert _node_sees(_vla(config=profile, backend="torch").vla_node)["backend"] == "torch"
 
 
+def _check_remote_url(profile: str, tmp_path: Path) -> None:
+    url = "wss://policy.example:8000"
+    assert _node_sees(_vla(config=profile, backend="remote", remote_url=url).vla_node)["remote_url"] == url
+
+
 def _check_use_sim_time(profile: str, tmp_path: Path) -> None:
     for word, expected in (("true", True), ("false", False), ("True", True), ("0", False)):
         plan = _vla(config=profile, use_sim_time=word, record="true")
@@ -270,6 +275,7 @@ def test_when_node_arguments_unknown_expect_refused() -> None:
 SAMPLES: dict[str, tuple[dict[str, str], str]] = {
     "model_path": ({}, "/models/other"), "config": ({}, "fr3"), "params_file": ({}, "PARAMS_FILE"),
     "namespace": ({}, "arm"), "backend": ({}, "onnxruntime"), "use_sim_time": ({}, "true"),
+    "remote_url": ({}, "ws://127.0.0.1:8000"),
     "camera_topic": ({}, "/my/cam"), "joint_states_topic": ({}, "/js"), "instruction_topic": ({}, "/say"),
     "record": ({}, "true"), "record_dir": ({"record": "true"}, "/tmp/episodes"),
     "fastdds_transport": ({}, "SHM"), "embedded_sim": ({}, "false"), "seed": ({}, "5"),

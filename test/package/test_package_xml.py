@@ -19,12 +19,13 @@ from ros_packages import is_ros_module
 REPO = Path(__file__).resolve().parents[2]
 INSTALLED_SOURCES = (REPO / "vla_ros", REPO / "launch")
 
-ROSDEP_KEYS = {"numpy": "python3-numpy", "cv2": "python3-opencv", "yaml": "python3-yaml"}
+ROSDEP_KEYS = {"numpy": "python3-numpy", "cv2": "python3-opencv", "yaml": "python3-yaml", "PIL": "python3-pil",
+               "msgpack": "python3-msgpack", "websockets": "python3-websockets"}
 TEST_ROSDEP_KEYS = {"pytest": "python3-pytest", "hypothesis": "python3-hypothesis"}
 # From pip only (requirements*.txt, setup.py extras), named in package.xml's comment rather than declared
 # (hypothesis also drives `vla_bench fuzz`, installed with the bench extra).
 PIP_ONLY = frozenset({"torch", "onnx", "onnxruntime", "tensorrt", "tokenizers", "mujoco", "matplotlib", "pyarrow",
-                      "rosbags", "hypothesis"})
+                      "rosbags", "hypothesis", "openpi_server"})
 
 
 def _imported_top_level(roots: tuple[Path, ...]) -> set[str]:

@@ -26,8 +26,8 @@ SIM_NODE_NAME = "vla_sim"
 SIM_CAMERA_TOPIC = "/camera/image_raw"  # where vla_sim publishes its camera
 # The node's relative topic names that a launch argument may remap (argument name -> node topic).
 TOPIC_ARGUMENTS = {"joint_states_topic": "joint_states", "instruction_topic": "vla/instruction"}
-NODE_ARGUMENTS = ("model_path", "backend", "use_sim_time", "camera_topic", *TOPIC_ARGUMENTS)
-VLA_LAUNCH_ARGUMENTS = ("model_path", "config", "params_file", "namespace", "backend", "use_sim_time",
+NODE_ARGUMENTS = ("model_path", "backend", "remote_url", "use_sim_time", "camera_topic", *TOPIC_ARGUMENTS)
+VLA_LAUNCH_ARGUMENTS = ("model_path", "config", "params_file", "namespace", "backend", "remote_url", "use_sim_time",
                         "camera_topic", "joint_states_topic", "instruction_topic", "record", "record_dir",
                         "fastdds_transport")
 SIM_LAUNCH_ARGUMENTS = ("model_path", "embedded_sim", "camera_topic", "seed", "fastdds_transport")
@@ -143,11 +143,12 @@ def node_parameters_and_remaps(parameter_files: Sequence[str | Path], arguments:
     values = {name: str(arguments.get(name, "")).strip() for name in NODE_ARGUMENTS}
     effective = parameters_from_files(parameter_files, namespace)
     overrides: dict[str, object] = {}
-    for name in ("model_path", "backend"):
+    for name in ("model_path", "backend", "remote_url"):
         if values[name]:
             overrides[name] = values[name]
-    if values["backend"]:
-        _validate("backend", values["backend"])
+    for name in ("backend", "remote_url"):
+        if values[name]:
+            _validate(name, values[name])
     # Always explicit: the recorder has no params file and must follow the same clock as the node.
     overrides["use_sim_time"] = (_flag("use_sim_time", values["use_sim_time"]) if values["use_sim_time"]
                                  else bool(effective.get("use_sim_time", False)))
