@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--minutes", type=float, default=10.0, help="soak duration (simulated minutes)")
     parser.add_argument("--messages", type=int, default=10000, help="fuzz messages per topic")
     parser.add_argument("--episodes", type=int, default=50, help="competence episodes")
+    parser.add_argument("--remote", default=None, metavar="URL",
+                        help="competence: also run the episodes through a policy server at URL (openpi protocol; "
+                        "`local` starts openpi's server here serving the model)")
+    parser.add_argument("--passes", default="onnx,ablated,torch",
+                        help="competence passes besides the remote one (onnx always runs)")
     parser.add_argument("--plot-dir", type=Path, default=None, help="write plots (rate, latency) into this folder")
     return parser
 
@@ -90,8 +95,12 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
 
         return run_fuzz(args.messages, args.model)
     from vla_ros.bench.competence import run_competence_benchmark
+    from vla_ros.sim.demo import DEFAULT_MODEL as DEFAULT_COMPETENCE_MODEL
 
-    return run_competence_benchmark(args.episodes)["results"]
+    passes = set(args.passes.split(","))
+    return run_competence_benchmark(args.episodes, args.model or DEFAULT_COMPETENCE_MODEL,
+                                    include_torch="torch" in passes, include_ablated="ablated" in passes,
+                                    remote_url=args.remote)["results"]
 
 
 def _use_large_frames_profile() -> None:
