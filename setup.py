@@ -12,16 +12,16 @@ HERE = Path(__file__).resolve().parent
 
 # console script name -> "module:function"
 EXECUTABLES = {
-    "vla_node": "vla_ros.ros.node:main",
+    "vla_node": "vla_ros.ros.spin:vla_node",
     "vla_instruct": "vla_ros.ros.instruct:main",
-    "vla_sim": "vla_ros.sim.node:main",
+    "vla_sim": "vla_ros.sim.launcher:vla_sim",
     "vla_demo": "vla_ros.sim.demo:main",
     "vla_export": "vla_ros.training.export_cli:main",
     "vla_bench": "vla_ros.bench.cli:main",
     "vla_train": "vla_ros.training.cli:main",
     "vla_replay": "vla_ros.recording.replay_runner:main",
     "vla_export_dataset": "vla_ros.recording.export_dataset:main",
-    "vla_record": "vla_ros.recording.node:main",
+    "vla_record": "vla_ros.recording.launcher:vla_record",
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import signal
 import subprocess
 import sys
 
@@ -39,12 +40,18 @@ def _normal_scheduling() -> None:
 
 
 def main() -> None:
+    # The parent ends its children (it closes their socket). A terminal's Ctrl-C reaches the whole process
+    # group: it must not end a child mid-work, with a traceback, while the parent still shuts down in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _normal_scheduling()
     if len(sys.argv) < 2:
         raise SystemExit("usage: python -m vla_ros.execution.child_process MODULE [ARG ...]")
     module = sys.argv[1]
     sys.argv = [module, *sys.argv[2:]]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except BrokenPipeError:
+        sys.exit(0)  # the parent closed the socket while this child started: it shuts down, and so does the child
 
 
 if __name__ == "__main__":

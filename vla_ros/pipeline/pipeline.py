@@ -408,3 +408,13 @@ class Pipeline:
                 "scheduler": dict(self.scheduler.stats),
                 "stamp": now,
             }
+
+    def hold_for_exit(self, now: float) -> ControlOutput | None:
+        """The node is exiting: drop the instruction and decide one last tick, a hold at the measured position
+        (`decision.publish` is False when no state was ever measured). None when not active: nothing was
+        commanded. Call it with the control thread stopped."""
+        with self._lock:
+            if not self._active:
+                return None
+        self.request_hold()
+        return self.control_tick(now)

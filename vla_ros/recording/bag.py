@@ -4,6 +4,11 @@ A bag is written to `<output>/<name>.partial/<name>/` and moved to `<output>/<na
 closed it, so a crash leaves a `.partial` folder that no reader mistakes for a finished episode. The episode
 metadata is stored twice: in the bag's own `custom_data` (travels with the bag) and as `episode.json` beside it
 (readable without a bag library).
+
+A process killed with SIGKILL cannot finish its bag. What it leaves is kept recoverable (recovery.py): the
+`.partial` folder holds `episode.partial.json` (what the episode is, written when it opens), and `flush()`,
+which the recorder calls at least every FLUSH_INTERVAL_S, puts every message written so far on disk as whole
+MCAP chunks (or committed sqlite rows). Until then rosbags keeps up to 1 MiB of messages in memory.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 EPISODE_METADATA_FILE = "episode.json"
+PROVISIONAL_METADATA_FILE = "episode.partial.json"  # in the .partial folder: what recovery needs to finish it
 CUSTOM_DATA_KEY = "vla_ros.episode"
 PARTIAL_SUFFIX = ".partial"
 STORAGE_PLUGINS = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
@@ -50,7 +56,8 @@ def serialize(message: object, msgtype: str) -> bytes:
 class EpisodeBagWriter:
     """One episode bag. `write` serialized CDR as received; `finalize` or `abort` exactly once."""
 
-    def __init__(self, final_path: Path, storage: str = "mcap") -> None:
+    def __init__(self, final_path: Path, storage: str = "mcap",
+                 provisional_metadata: dict[str, object] | None = None) -> None:
         if storage not in STORAGE_PLUGINS:
             raise ValueError(f"storage={storage!r}: expected one of {sorted(STORAGE_PLUGINS)}")
         self.final_path = Path(final_path)
@@ -59,6 +66,8 @@ class EpisodeBagWriter:
         self.staging = self.final_path.with_name(self.final_path.name + PARTIAL_SUFFIX)
         self.staging.mkdir(parents=True)
         self._bag_path = self.staging / self.final_path.name
+        provisional = {**(provisional_metadata or {}), "storage": storage, "recorder_pid": os.getpid()}
+        (self.staging / PROVISIONAL_METADATA_FILE).write_text(json.dumps(provisional, indent=2, sort_keys=True))
         self._writer = Writer(self._bag_path, version=9, storage_plugin=STORAGE_PLUGINS[storage])
         self._writer.open()
         self._connections: dict[str, object] = {}
@@ -77,6 +86,17 @@ class EpisodeBagWriter:
         self.counts[topic] = self.counts.get(topic, 0) + 1
         self.first_ns = stamp_ns if self.first_ns is None else min(self.first_ns, stamp_ns)
         self.last_ns = stamp_ns if self.last_ns is None else max(self.last_ns, stamp_ns)
+
+    def flush(self) -> None:
+        """Everything written so far onto disk in whole records, so a SIGKILL loses none of it (recovery.py)."""
+        storage = self._writer.storage
+        close_chunk = getattr(storage, "close_chunk", None)  # MCAP: the pending chunk lives in memory
+        if close_chunk is not None and storage.chunk.bio.tell():
+            close_chunk()
+        if hasattr(storage, "bio"):
+            storage.bio.flush()
+        if hasattr(storage, "conn"):  # sqlite3: rows become durable when committed
+            storage.conn.commit()
 
     def finalize(self, metadata: dict[str, object]) -> Path:
         text = json.dumps(metadata, indent=2, sort_keys=True)

@@ -12,16 +12,18 @@ command_interface both given, recording starts without waiting for the node.
 
 Other parameters: output_dir (default "recordings"), max_episode_mb (512), max_total_mb (8192), queue_size
 (2000), storage (mcap | sqlite3).
+
+Ctrl-C and SIGTERM (any number of them) finish the open episode, complete with its metadata, and exit 0
+(vla_ros/ros/spin.py). Episodes left unfinished by a recorder that was killed are recovered when the next one
+starts on the same output_dir, or by `vla_record --recover DIR` (recovery.py).
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 from pathlib import Path
 
-import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter, parameter_value_to_python
@@ -34,10 +36,11 @@ from vla_ros.core.parameters import DEFAULT_COMMAND_TOPICS, parse_cameras
 from vla_ros.core.types import CommandInterface
 from vla_ros.recording.metadata import git_revision, model_sha256
 from vla_ros.recording.recorder import Recorder, RecorderConfig
+from vla_ros.recording.recovery import recover_folder
 from vla_ros.ros.messages import MESSAGE_TYPES
 from vla_ros.ros.model_path import resolve_model_path
 from vla_ros.ros.qos import RELIABLE_LATCHED
-from vla_ros.ros.spin import spin_until_shutdown
+from vla_ros.ros.spin import init_rclpy, install_shutdown_signals, spin_until_shutdown
 
 RELIABLE_DEEP = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 MIB = 1024 * 1024
@@ -68,6 +71,9 @@ class RecorderNode(Node):
             storage=str(p("storage", "mcap").value),
         )
         self.recorder: Recorder | None = None
+        # Episodes a killed recorder left unfinished, before this one adds its own.
+        for recovered in recover_folder(self._output_dir):
+            self.get_logger().warning(recovered.describe())
         self._parameter_client = AsyncParameterClient(self, self._node_name)
         self._parameter_timer = self.create_timer(0.5, self._fetch_node_parameters)
         self._fetching = False
@@ -151,12 +157,15 @@ class RecorderNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
+    argv = list(sys.argv if args is None else args)
+    own = argv[1:argv.index("--ros-args")] if "--ros-args" in argv else argv[1:]
+    if "--recover" in own:
+        return recover_command(own)
+    install_shutdown_signals()
     # The writer thread logs through Python logging (it is ROS-free): show its episode and drop messages.
     logging.basicConfig(level=logging.INFO, format="[vla_recorder] %(levelname)s: %(message)s")
-    rclpy.init(args=args if args is not None else sys.argv)
+    init_rclpy(argv)
     node = RecorderNode()
-    # SIGTERM (launch shutdown, docker stop) finalizes the open episode like Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
 
     def finish_episode() -> None:
         if node.recorder is not None:
@@ -167,6 +176,23 @@ def main(args: list[str] | None = None) -> int:
                 print(episode, file=sys.stderr)
 
     return spin_until_shutdown(node, SingleThreadedExecutor(), finish_episode)
+
+
+def recover_command(own_args: list[str]) -> int:
+    """`vla_record --recover DIR`: finish the unfinished episodes in DIR, one line each, and exit."""
+    position = own_args.index("--recover")
+    if position + 1 >= len(own_args):
+        print("usage: vla_record --recover DIR", file=sys.stderr)
+        return 2
+    folder = Path(own_args[position + 1])
+    if not folder.is_dir():
+        print(f"vla_record --recover: {folder} is not a folder", file=sys.stderr)
+        return 2
+    recovered = recover_folder(folder)
+    for episode in recovered:
+        print(episode.describe())
+    print(f"vla_record --recover: {len(recovered)} episode(s) recovered in {folder}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ metadata) instead of delaying anything. Everything else happens on the writer th
   status), so replay can feed the node its inputs from the episode's first instant;
 - `max_episode_bytes` (message payload bytes; the storage adds its indexes on top) closes an episode early,
   marked truncated; `max_total_bytes` (bytes on disk) deletes the oldest finished episodes in the output folder
-  after each one closes, never the newest.
+  after each one closes, never the newest;
+- at least every FLUSH_INTERVAL_S the open episode's messages go to disk in whole records, so a recorder killed
+  with SIGKILL loses at most the messages of the last interval and those still queued (recovery.py finishes
+  the episode later).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from vla_ros.recording.bag import (
 from vla_ros.recording.metadata import EPISODE_FORMAT
 
 STRING_TYPE = "std_msgs/msg/String"
+FLUSH_INTERVAL_S = 0.5  # the most recording time a SIGKILL can take from an open episode (plus the queue)
 _STOP = object()
 
 
@@ -131,8 +135,17 @@ class Recorder:
 
     # ----- writer thread -----
     def _run(self) -> None:
+        last_flush = time.monotonic()
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=FLUSH_INTERVAL_S)
+            except queue.Empty:
+                item = None
+            if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
+                self._flush_episode()
+                last_flush = time.monotonic()
+            if item is None:
+                continue
             if item is _STOP:
                 self._close_episode("recorder stopped")
                 return
@@ -175,10 +188,26 @@ class Recorder:
             return
         episode.writer.write(topic, self.topic_types[topic], stamp_ns, data)
 
+    def _flush_episode(self) -> None:
+        episode = self._episode
+        if episode is None:
+            return
+        try:
+            episode.writer.flush()
+        except Exception as error:  # a full disk, say: writing goes on, the episode may still close
+            self.log.error(f"flushing {episode.writer.final_path}: {type(error).__name__}: {error}")
+
     def _open_episode(self, instruction: str) -> None:
         self._index += 1
         path = self.output_dir / _episode_name(self._index, instruction)
-        writer = EpisodeBagWriter(path, self.config.storage)
+        with self._lock:
+            node_config = dict(self._node_config)
+        # What recovery needs to finish this episode if the recorder never closes it (SIGKILL).
+        provisional = {"format": EPISODE_FORMAT, "instruction": instruction,
+                       "model": self.static_metadata.get("model", {}), "node_config": node_config,
+                       "recorder": asdict(self.config),
+                       **{k: v for k, v in self.static_metadata.items() if k != "model"}}
+        writer = EpisodeBagWriter(path, self.config.storage, provisional)
         with self._lock:
             dropped = self.stats.dropped
         self._episode = _Episode(writer, instruction, time.time(), dropped)

@@ -53,7 +53,7 @@ from vla_ros.ros.diagnostics import diagnostics_from_status
 from vla_ros.ros.model_path import resolve_model_path
 from vla_ros.ros.parameters import current_values, declare_schema, validate_parameter_changes
 from vla_ros.ros.qos import COMMAND_QOS, HEARTBEAT_QOS, RELIABLE, RELIABLE_LATCHED
-from vla_ros.ros.spin import spin_until_shutdown
+from vla_ros.ros.spin import install_shutdown_signals, spin_until_shutdown
 
 
 class VlaNode(LifecycleNode):
@@ -387,6 +387,25 @@ class VlaNode(LifecycleNode):
                     self._status_timer.timer_period_ns = int(1e9 / float(parameter.value))
         return result
 
+    def publish_exit_hold(self) -> bool:
+        """The process is exiting: stop the control thread, then publish one hold at the measured position, so
+        the robot's controller is not left with the last motion command standing. False when there is nothing
+        to hold (never activated, or no joint state ever measured)."""
+        self._stop_control()
+        pipeline, publisher = self.pipeline, self._command_publisher
+        if pipeline is None or publisher is None:
+            return False
+        now_msg = self.get_clock().now()
+        output = pipeline.hold_for_exit(now_msg.nanoseconds * 1e-9)
+        if output is None or not output.decision.publish:
+            return False
+        config = pipeline.config
+        command = build_command(config.interface, output.decision.command, config.joint_names, config.frame_id,
+                                output.trajectory)
+        publisher.publish(messages.to_message(command, now_msg.to_msg()))
+        self._publish_status()
+        return True
+
 
 # A thread waiting for the GIL asks its holder to let go only after the switch interval (5 ms by default), so
 # the control thread could wait that long behind any other thread of the node. 0.05 ms bounds that wait: with
@@ -396,20 +415,28 @@ GIL_SWITCH_INTERVAL_S = float(os.environ.get("VLA_GIL_SWITCH_INTERVAL_S", "0.000
 
 
 def main(args: list[str] | None = None) -> int:
+    request = install_shutdown_signals()
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    rclpy.init(args=args if args is not None else sys.argv)
+    # Without rclpy's handlers: they would shut the context down before the exit hold is published.
+    rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=rclpy.SignalHandlerOptions.NO)
     node = VlaNode()
-
-    def stop_threads() -> None:
-        node.close_camera_process()  # rather than leave the child to notice the closed socket
-        if node.pipeline is not None:
-            node.pipeline.deactivate()
-            node.pipeline.policy.close()
-
     # One executor thread for subscriptions, services and status; cameras, control and inference have their own.
     # A single executor thread can run at io_thread_priority (a thread pool's workers could not).
-    node.raise_thread_priority("executor", io_thread_priority(node))
-    return spin_until_shutdown(node, SingleThreadedExecutor(), stop_threads)
+    priority = io_thread_priority(node)
+    return spin_until_shutdown(node, SingleThreadedExecutor(), lambda: shut_down_node(node, request.reason),
+                               on_spin_thread=lambda: node.raise_thread_priority("executor", priority))
+
+
+def shut_down_node(node: VlaNode, reason: str) -> None:
+    """Ctrl-C, SIGTERM or an external shutdown: one hold command, then the control thread, the inference process
+    and the camera process end (no orphans), while the ROS context is still up."""
+    published = node.publish_exit_hold()
+    node.get_logger().info(f"shutting down ({reason or 'requested'}): "
+                           + ("published a hold command" if published else "no command to hold"))
+    node.stop_camera_reception()  # rather than leave the child to notice the closed socket
+    if node.pipeline is not None:
+        node.pipeline.deactivate()
+        node.pipeline.policy.close()
 
 
 def io_thread_priority(node: VlaNode) -> int:

@@ -12,16 +12,18 @@ subscription and service callbacks, which take the same lock before touching the
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import rclpy
 from builtin_interfaces.msg import Time as TimeMsg
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, ShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
@@ -30,6 +32,7 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from vla_ros.ros.spin import init_rclpy, install_shutdown_signals
 from vla_ros.sim.commands import CommandError, JointTrajectoryCommand, TrajectoryPoint
 from vla_ros.sim.model import JOINT_NAMES
 from vla_ros.sim.tasks import parse_tasks
@@ -227,21 +230,22 @@ class SimNode(Node):
         self._image_pub.publish(msg)
 
     # ------------------------------------------------------------------- loop
-    def run(self) -> None:
-        """Step, publish and pace until ROS shuts down (call from the thread that created the node)."""
+    def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Step, publish and pace until ROS shuts down or `should_stop` (call from the thread that created the
+        node)."""
         try:
-            self._loop()
+            self._loop(should_stop)
         except Exception:
             if rclpy.ok():
                 raise
             # Shutdown raced a publish (SIGINT/SIGTERM mid-iteration): that is a normal exit.
 
-    def _loop(self) -> None:
+    def _loop(self, should_stop: Callable[[], bool]) -> None:
         # The first frame comes with the first state step; later ones follow it at exactly the camera period.
         next_image = self.sim.time + self._state_period
         wall_anchor, sim_anchor = time.monotonic(), self.sim.time
         status_wall, status_sim = wall_anchor, self.sim.time
-        while rclpy.ok():
+        while rclpy.ok() and not should_stop():
             with self._lock:
                 self.sim.step(self._state_period)
                 sim_time = self.sim.time
@@ -298,8 +302,10 @@ class SimNode(Node):
         self._status_pub.publish(String(data=json.dumps(payload)))
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
+def main(args: list[str] | None = None) -> int:
+    """Ctrl-C and SIGTERM (any number of them, at any time) end the loop and exit 0 (vla_ros/ros/spin.py)."""
+    request = install_shutdown_signals()
+    init_rclpy(args)
     node = SimNode()
     executor = SingleThreadedExecutor()
     executor.add_node(node)
@@ -307,22 +313,23 @@ def main(args: list[str] | None = None) -> None:
     def spin() -> None:
         try:
             executor.spin()
-        except ExternalShutdownException:
+        except (ExternalShutdownException, ShutdownException):
             pass
 
     spinner = threading.Thread(target=spin, name="vla_sim_executor", daemon=True)
     spinner.start()
     try:
-        node.run()
-    except KeyboardInterrupt:
+        node.run(should_stop=lambda: request.requested)
+    except KeyboardInterrupt:  # only when some code restored Python's default SIGINT handler
         pass
     finally:
         executor.shutdown(timeout_sec=1.0)
+        spinner.join(timeout=5.0)
         node.sim.close()
         node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        rclpy.try_shutdown()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
