@@ -11,7 +11,11 @@ import logging
 import threading
 from collections.abc import Callable
 
+import numpy as np
+
+from vla_ros.core.types import Observation
 from vla_ros.execution.realtime import set_fifo_priority
+from vla_ros.model import ModelPackage
 
 # How long the thread sleeps when there is nothing new to infer on; new inputs wake it earlier.
 IDLE_WAIT_S = 0.02
@@ -50,3 +54,13 @@ class InferenceThread:
             if not self._step():
                 self._wake.wait(IDLE_WAIT_S)
                 self._wake.clear()
+
+
+def blank_observation(package: ModelPackage, joint_count: int) -> Observation:
+    """Black frames of each camera's expected size (640x480 where the package leaves it open), a zero state."""
+    images = {}
+    for camera in package.camera_names:
+        height, width = package.expected_image_size(camera) or (480, 640)
+        images[camera] = np.zeros((height, width, 3), dtype=np.uint8)
+    state = np.zeros(joint_count) if package.state_dim is not None else None
+    return Observation(images, 0.0, "warm up", state)

@@ -28,7 +28,7 @@ from vla_ros.inputs.frames import Frame, FrameStore
 from vla_ros.inputs.joint_state import JointStateError, JointStateReorderer
 from vla_ros.model import InputError, ModelPackage, PolicyUnavailable
 from vla_ros.pipeline.checks import check_model_matches_robot, check_plausible, command_dim_of_chunk
-from vla_ros.pipeline.inference_thread import InferenceThread
+from vla_ros.pipeline.inference_thread import InferenceThread, blank_observation
 from vla_ros.pipeline.resume import ResumeRule
 from vla_ros.safety import DeadlineMonitor, SafetyDecision, SafetyInputs, SafetySupervisor, validate_chunk
 from vla_ros.safety import validate_instruction as clean_instruction
@@ -203,13 +203,9 @@ class Pipeline:
     # ----- lifecycle -----
     def warm_up(self, count: int) -> None:
         """Run the model on a blank observation so the first real inference is not a cold start."""
-        images = {}
-        for camera in self.package.camera_names:
-            size = self.package.expected_image_size(camera) or (480, 640)
-            images[camera] = np.zeros((size[0], size[1], 3), dtype=np.uint8)
-        state = np.zeros(len(self.config.joint_names)) if self.package.state_dim is not None else None
+        blank = blank_observation(self.package, len(self.config.joint_names))
         for _ in range(count):
-            self.policy.infer(Observation(images, 0.0, "warm up", state))
+            self.policy.infer(blank)
         self.policy.reset()
 
     def activate(self, now: float, hand_driven: bool = False) -> None:

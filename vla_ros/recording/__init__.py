@@ -1,4 +1,4 @@
-"""Recording, reading back and exporting episodes (issue 7). ROS-free: imports no rclpy.
+"""Recording, reading back and exporting episodes. ROS-free: imports no rclpy.
 
 - bag.py: rosbag2 (MCAP) episode files written atomically and read back, with the `rosbags` library;
 - metadata.py: what an episode records about its origin (model hash, backend, config, git revision);

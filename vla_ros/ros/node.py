@@ -21,10 +21,10 @@ import threading
 import time
 
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.time import Time
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
@@ -32,7 +32,6 @@ from std_srvs.srv import Trigger
 from vla_ros.commands import build_command
 from vla_ros.core.config import ConfigError
 from vla_ros.core.parameters import build_node_config
-from vla_ros.core.types import NodeState
 from vla_ros.execution.control_loop import ControlLoopHooks, ControlLoopThread, run_control_loop
 from vla_ros.execution.realtime import set_fifo_priority
 from vla_ros.inputs.cdr import CdrError, string_payload_bytes
@@ -40,7 +39,7 @@ from vla_ros.inputs.images import ImageError
 from vla_ros.model import create_policy, load_model_package
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.process_policy import create_process_policy
-from vla_ros.pipeline.pipeline import Pipeline
+from vla_ros.pipeline.pipeline import ControlOutput, Pipeline
 from vla_ros.ros import messages
 from vla_ros.ros.camera_process import CameraProcess
 from vla_ros.ros.camera_receiver import (
@@ -49,11 +48,11 @@ from vla_ros.ros.camera_receiver import (
     decode_image_message,
 )
 from vla_ros.ros.camera_reception import InNodeCameraReceiver
-from vla_ros.ros.diagnostics import diagnostics_from_status
 from vla_ros.ros.model_path import resolve_model_path
 from vla_ros.ros.parameters import current_values, declare_schema, validate_parameter_changes
 from vla_ros.ros.qos import COMMAND_QOS, HEARTBEAT_QOS, RELIABLE, RELIABLE_LATCHED
 from vla_ros.ros.spin import install_shutdown_signals, spin_until_shutdown
+from vla_ros.ros.status import StatusPublisher, node_status
 
 
 class VlaNode(LifecycleNode):
@@ -66,13 +65,11 @@ class VlaNode(LifecycleNode):
         self._camera_process: CameraProcess | None = None
         self._command_publisher = None
         self._control_loop = ControlLoopThread("vla_control")
-        self._last_status_state: tuple[str, str, str] | None = None
         self._configure_error = ""
         # Topic names are relative so `namespace:=arm` moves them all (/arm/vla/status, ...); without a namespace
         # they are the names of docs/interface.md. /diagnostics stays global for the diagnostic aggregator.
         # Status and diagnostics exist from the start so a failed configure is visible, not silent.
-        self._status_publisher = self.create_publisher(String, "vla/status", RELIABLE_LATCHED)
-        self._diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", RELIABLE)
+        self._status = StatusPublisher(self)
         self._status_timer = self.create_timer(1.0 / self.get_parameter("status_rate_hz").value,
                                                self._publish_status)
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -149,16 +146,10 @@ class VlaNode(LifecycleNode):
         self._action_chunk_publisher = self.create_publisher(String, "vla/action_chunk", RELIABLE)
 
     def _start_camera_reception(self, config) -> None:
-        """Camera subscriptions outside the executor that serves joint states and services.
-
-        On the node's executor a frame waits behind joint-state callbacks and the rebuild of a wait set of every
-        service and subscription: `vla_bench latency` measured about 5 ms more transport than a bare subscriber.
-        With camera_process (default) a child process subscribes, and the GIL-holding part of taking a frame
-        (rclpy's ~1 MB byte copy, parsing, colour conversion) happens there; otherwise a small helper node here
-        spins on its own thread. Topic names are resolved by vla_node, so its namespace and remappings apply;
-        the helper node takes no command-line arguments, so a launch file's node-name remapping cannot give it
-        vla_node's name.
-        """
+        """Camera subscriptions outside the executor that serves joint states and services (a frame there waits
+        behind them: about 5 ms more transport in `vla_bench latency`). With camera_process (default) a child
+        process subscribes and does the GIL-holding part of taking a frame; otherwise a helper node on a thread of
+        its own (ros/camera_reception.py). Topic names are resolved here, so namespace and remappings apply."""
         topics = tuple(CameraTopic(camera.name, self.resolve_topic_name(camera.topic), camera.compressed)
                        for camera in config.inputs.cameras)
         reliable = config.camera_reliability == "reliable"
@@ -343,41 +334,17 @@ class VlaNode(LifecycleNode):
         output = pipeline.control_tick(now)
         decision = output.decision
         if decision.publish:
-            config = pipeline.config
-            command = build_command(config.interface, decision.command, config.joint_names, config.frame_id,
-                                    output.trajectory)
-            publisher.publish(messages.to_message(command, now_msg.to_msg()))
+            self._publish_command(pipeline, output, now_msg)
             if output.chunk_report is not None:
                 output.chunk_report["published"] = self.now_s()
                 self._action_chunk_publisher.publish(String(data=json.dumps(output.chunk_report)))
-        if self._last_status_state != (decision.state.value, decision.reason, pipeline.status_instruction()):
+        if self._status.last_sent != (decision.state.value, decision.reason, pipeline.status_instruction()):
             self._publish_status()
 
     # ----- status -----
-    def _status_dict(self) -> dict[str, object]:
-        now = self.now_s()
-        if self.pipeline is None:
-            state = NodeState.FAULT.value if self._configure_error else NodeState.IDLE.value
-            status: dict[str, object] = {"state": state, "reason": self._configure_error or "not configured",
-                                         "instruction": "", "stamp": now}
-        else:
-            status = self.pipeline.status(now)
-        if now == 0.0 and status["state"] == NodeState.IDLE.value and self.get_parameter("use_sim_time").value:
-            # On sim time the clock reads 0 until the first /clock: say so, instead of a bare "not active".
-            status["reason"] = ("waiting for /clock: use_sim_time is true and no clock message has arrived "
-                                "(is the simulator, or a bag played with --clock, running?)")
-        return status
-
     def _publish_status(self) -> None:
-        status = self._status_dict()
-        self._last_status_state = (str(status["state"]), str(status["reason"]), str(status["instruction"]))
-        try:
-            self._status_publisher.publish(String(data=json.dumps(status)))
-            self._diagnostics_publisher.publish(diagnostics_from_status(status, self.get_clock().now().to_msg()))
-        except Exception:
-            if self.context.ok():
-                raise
-            # Ctrl-C shut the context down under a status callback that was already running: nothing to report.
+        self._status.publish(node_status(self.pipeline, self._configure_error, self.now_s(),
+                                         bool(self.get_parameter("use_sim_time").value)))
 
     def _on_set_parameters(self, parameters: list) -> object:
         result = validate_parameter_changes(parameters)
@@ -399,12 +366,16 @@ class VlaNode(LifecycleNode):
         output = pipeline.hold_for_exit(now_msg.nanoseconds * 1e-9)
         if output is None or not output.decision.publish:
             return False
+        self._publish_command(pipeline, output, now_msg)
+        self._publish_status()
+        return True
+
+    def _publish_command(self, pipeline: Pipeline, output: ControlOutput, now: Time) -> None:
+        """The tick's command as the configured interface's message, stamped with the tick's time."""
         config = pipeline.config
         command = build_command(config.interface, output.decision.command, config.joint_names, config.frame_id,
                                 output.trajectory)
-        publisher.publish(messages.to_message(command, now_msg.to_msg()))
-        self._publish_status()
-        return True
+        self._command_publisher.publish(messages.to_message(command, now.to_msg()))
 
 
 # A thread waiting for the GIL asks its holder to let go only after the switch interval (5 ms by default), so
