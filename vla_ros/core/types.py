@@ -26,21 +26,17 @@ class ActionSemantics(str, Enum):
     @property
     def is_joint(self) -> bool:
         """Actions in joint space: one value per joint, so the action dim must match the robot's joints."""
-        return self in (
-            ActionSemantics.JOINT_POSITION,
-            ActionSemantics.JOINT_POSITION_DELTA,
-            ActionSemantics.JOINT_VELOCITY,
-        )
+        return self in _JOINT_SEMANTICS
 
     @property
     def is_joint_position(self) -> bool:
         """Actions that become absolute joint position targets (deltas once integrated onto the measured state)."""
-        return self in (ActionSemantics.JOINT_POSITION, ActionSemantics.JOINT_POSITION_DELTA)
+        return self in _JOINT_POSITION_SEMANTICS
 
     @property
     def is_rate(self) -> bool:
         """Actions executed as rates (joint velocities, twists): held between steps, zero after the last one."""
-        return self in (ActionSemantics.JOINT_VELOCITY, ActionSemantics.EE_DELTA)
+        return self in _RATE_SEMANTICS
 
     @property
     def cartesian_dims(self) -> int | None:
@@ -66,20 +62,27 @@ class CommandInterface(str, Enum):
 
     @property
     def is_joint_space(self) -> bool:
-        return self in (
-            CommandInterface.JOINT_TRAJECTORY,
-            CommandInterface.JOINT_POSITION,
-            CommandInterface.JOINT_VELOCITY,
-        )
+        return self in _JOINT_SPACE_INTERFACES
 
     @property
     def is_joint_position(self) -> bool:
         """Publishes joint positions (a trajectory or one position per tick), not velocities or poses."""
-        return self in (CommandInterface.JOINT_TRAJECTORY, CommandInterface.JOINT_POSITION)
+        return self in _JOINT_POSITION_INTERFACES
 
     @property
     def is_velocity(self) -> bool:
-        return self in (CommandInterface.JOINT_VELOCITY, CommandInterface.TWIST)
+        return self in _VELOCITY_INTERFACES
+
+
+# Membership of the enum properties above (defined once the members exist).
+_JOINT_SEMANTICS = frozenset({ActionSemantics.JOINT_POSITION, ActionSemantics.JOINT_POSITION_DELTA,
+                              ActionSemantics.JOINT_VELOCITY})
+_JOINT_POSITION_SEMANTICS = frozenset({ActionSemantics.JOINT_POSITION, ActionSemantics.JOINT_POSITION_DELTA})
+_RATE_SEMANTICS = frozenset({ActionSemantics.JOINT_VELOCITY, ActionSemantics.EE_DELTA})
+_JOINT_SPACE_INTERFACES = frozenset({CommandInterface.JOINT_TRAJECTORY, CommandInterface.JOINT_POSITION,
+                                     CommandInterface.JOINT_VELOCITY})
+_JOINT_POSITION_INTERFACES = frozenset({CommandInterface.JOINT_TRAJECTORY, CommandInterface.JOINT_POSITION})
+_VELOCITY_INTERFACES = frozenset({CommandInterface.JOINT_VELOCITY, CommandInterface.TWIST})
 
 
 class NodeState(str, Enum):

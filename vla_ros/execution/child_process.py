@@ -17,6 +17,8 @@ import runpy
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
+from multiprocessing.connection import Connection
 
 
 def child_command(module: str, *args: str) -> list[str]:
@@ -30,6 +32,18 @@ def wait_or_kill(process: subprocess.Popen, timeout_s: float) -> int:
     except subprocess.TimeoutExpired:
         process.kill()
         return process.wait()
+
+
+def serve_inherited_socket(argv: list[str], usage: str, serve: Callable[[Connection], int | None]) -> int:
+    """A child's main: `argv` is [FD], the socket its parent passed; serve on it, close it whatever happens."""
+    if len(argv) != 1 or not argv[0].isdigit():
+        print(f"usage: {usage}", file=sys.stderr)
+        return 2
+    connection = Connection(int(argv[0]))
+    try:
+        return serve(connection) or 0
+    finally:
+        connection.close()
 
 
 def _normal_scheduling() -> None:

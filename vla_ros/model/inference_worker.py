@@ -18,6 +18,7 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from vla_ros.core.types import Observation
+from vla_ros.execution.child_process import serve_inherited_socket
 from vla_ros.model import InputError, create_policy, load_model_package
 from vla_ros.model.errors import ModelPackageError, PolicyUnavailable
 
@@ -96,16 +97,8 @@ def serve(connection: Connection) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not args[0].isdigit():
-        print("usage: python -m vla_ros.model.inference_worker FD (started by ProcessPolicy)", file=sys.stderr)
-        return 2
-    connection = Connection(int(args[0]))
-    try:
-        serve(connection)
-    finally:
-        connection.close()
-    return 0
+    return serve_inherited_socket(sys.argv[1:] if argv is None else argv,
+                                  "python -m vla_ros.model.inference_worker FD (started by ProcessPolicy)", serve)
 
 
 if __name__ == "__main__":

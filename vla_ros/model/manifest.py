@@ -349,13 +349,8 @@ def _torch_weights(sec: _Section, *, draft: bool) -> TorchWeights:
     return TorchWeights(module, state_dict, dict(kwargs))
 
 
-def parse_manifest(data: object, *, draft: bool = False) -> Manifest:
-    """Validate a loaded vla.yaml mapping. `draft=True` (export tool only) allows sha256 values to be absent."""
-    if isinstance(data, Mapping) and "remote" in data:
-        from vla_ros.model.remote.manifest import parse_remote_manifest  # it builds on this module's helpers
-
-        return parse_remote_manifest(data)
-    root = _Section(data, "")
+def parse_header(root: _Section) -> tuple[str, str | None]:
+    """format_version (must be this runtime's), name and the optional description of any package kind."""
     version = root.integer("format_version", minimum=1)
     if version != FORMAT_VERSION:
         raise root.error("format_version", f"{FORMAT_VERSION} (the version this runtime reads)", version)
@@ -363,6 +358,17 @@ def parse_manifest(data: object, *, draft: bool = False) -> Manifest:
     description = root.optional("description")
     if description is not None and not isinstance(description, str):
         raise root.error("description", "a string", description)
+    return name, description
+
+
+def parse_manifest(data: object, *, draft: bool = False) -> Manifest:
+    """Validate a loaded vla.yaml mapping. `draft=True` (export tool only) allows sha256 values to be absent."""
+    if isinstance(data, Mapping) and "remote" in data:
+        from vla_ros.model.remote.manifest import parse_remote_manifest  # it builds on this module's helpers
+
+        return parse_remote_manifest(data)
+    root = _Section(data, "")
+    name, description = parse_header(root)
 
     inputs = root.section("inputs")
     assert inputs is not None
@@ -412,5 +418,5 @@ def parse_manifest(data: object, *, draft: bool = False) -> Manifest:
     assert name is not None
     return Manifest(name=name, description=description or "", cameras=cameras, language=language, state=state,
                     outputs=outputs, action=action, control_period_s=control_period_s, onnx=onnx,
-                    torch=torch_weights, format_version=version or FORMAT_VERSION,
+                    torch=torch_weights, format_version=FORMAT_VERSION,
                     raw=dict(data) if isinstance(data, Mapping) else {})

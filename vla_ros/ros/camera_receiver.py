@@ -27,6 +27,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 
+from vla_ros.execution.child_process import serve_inherited_socket
 from vla_ros.execution.realtime import set_fifo_priority
 from vla_ros.inputs.cdr import CdrError, parse_compressed_image, parse_image
 from vla_ros.inputs.images import ImageError, decode_compressed_image, decode_raw_image
@@ -160,18 +161,11 @@ def serve(connection: Connection) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not args[0].isdigit():
-        print("usage: python -m vla_ros.ros.camera_receiver FD (started by vla_node)", file=sys.stderr)
-        return 2
-    connection = Connection(int(args[0]))
     # Run as __main__, this file's classes are __main__.X; the request was pickled as the package module's.
     from vla_ros.ros.camera_receiver import serve as serve_from_package
 
-    try:
-        return serve_from_package(connection)
-    finally:
-        connection.close()
+    return serve_inherited_socket(sys.argv[1:] if argv is None else argv,
+                                  "python -m vla_ros.ros.camera_receiver FD (started by vla_node)", serve_from_package)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from vla_ros.model.errors import ModelPackageError
-from vla_ros.model.manifest import _action, _Section
+from vla_ros.model.manifest import _action, _Section, parse_header
 from vla_ros.model.manifest_types import (
     FORMAT_VERSION,
     MANIFEST_FILE,
@@ -151,13 +151,7 @@ def parse_remote_manifest(data: Mapping[str, Any]) -> Manifest:
             raise ModelPackageError(f"{MANIFEST_FILE}: field '{local_only}': a remote package (it has 'remote:') "
                                     "describes its inputs and outputs in 'remote:' and has no weights; remove "
                                     f"'{local_only}'")
-    version = root.integer("format_version", minimum=1)
-    if version != FORMAT_VERSION:
-        raise root.error("format_version", f"{FORMAT_VERSION} (the version this runtime reads)", version)
-    name = root.string("name")
-    description = root.optional("description")
-    if description is not None and not isinstance(description, str):
-        raise root.error("description", "a string", description)
+    name, description = parse_header(root)
     remote_sec = root.section("remote")
     assert remote_sec is not None
     remote = _remote(remote_sec)
@@ -175,5 +169,5 @@ def parse_remote_manifest(data: Mapping[str, Any]) -> Manifest:
     assert name is not None
     return Manifest(name=name, description=description or "", cameras=tuple(map(_derived_camera, remote.cameras)),
                     language=None, state=state, outputs=outputs, action=action, control_period_s=control_period_s,
-                    onnx=None, torch=None, format_version=version or FORMAT_VERSION, remote=remote,
+                    onnx=None, torch=None, format_version=FORMAT_VERSION, remote=remote,
                     raw=dict(data))

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -101,6 +103,19 @@ class RemotePolicy:
         self._retry_at = time.monotonic() + self._backoff_s
         self._backoff_s = min(2.0 * self._backoff_s, BACKOFF_MAX_S)
 
+    @contextmanager
+    def _losing_connection_on_error(self, what: str) -> Iterator[None]:
+        """A transport or protocol error drops the connection and starts the reconnect backoff; the error goes
+        on (PolicyUnavailable naming the server: the node holds without a fault)."""
+        try:
+            yield
+        except PolicyUnavailable as error:
+            self._lost(str(error))
+            raise PolicyUnavailable(f"remote policy at {self.url}{what}: {error}") from error
+        except RemoteReplyError as error:
+            self._lost(str(error))
+            raise
+
     def _ensure_connected(self) -> None:
         if self._connection.connected:
             return
@@ -108,14 +123,8 @@ class RemotePolicy:
         if wait > 0.0:
             raise PolicyUnavailable(f"remote policy at {self.url} unavailable ({self._down_reason}); reconnecting "
                                     f"in {wait:.2f} s")
-        try:
+        with self._losing_connection_on_error(" unavailable"):
             self._connection.open(self.config.timeout_s)
-        except PolicyUnavailable as error:
-            self._lost(str(error))
-            raise PolicyUnavailable(f"remote policy at {self.url} unavailable: {error}") from error
-        except RemoteReplyError as error:
-            self._lost(str(error))
-            raise
         _LOG.info("reconnected to the policy server at %s", self.url)
 
     # ----- the reply -----
@@ -148,14 +157,8 @@ class RemotePolicy:
         frame = codec.pack(build_request(self.spec, obs))
         t1 = time.perf_counter()
         self._ensure_connected()
-        try:
+        with self._losing_connection_on_error(""):
             reply, reply_bytes = self._connection.exchange(frame, timeout)
-        except PolicyUnavailable as error:
-            self._lost(str(error))
-            raise PolicyUnavailable(f"remote policy at {self.url}: {error}") from error
-        except RemoteReplyError as error:
-            self._lost(str(error))
-            raise
         t2 = time.perf_counter()
         actions, server_infer_ms = self._checked_actions(reply)
         decoded = self._decode(actions[np.newaxis])
