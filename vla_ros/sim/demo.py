@@ -194,6 +194,9 @@ class _Observer:
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=1.0)
+        # The spin thread may still be inside its last wait: destroying the node under it makes rclpy raise
+        # InvalidHandle in that thread.
+        self._thread.join(timeout=5.0)
         self.node.destroy_node()
 
 
