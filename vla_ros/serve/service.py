@@ -105,7 +105,13 @@ class PolicyService:
         try:
             await websocket.send_bytes(codec.pack(self.metadata))
             while True:
-                message = await websocket.receive()
+                try:
+                    message = await websocket.receive()
+                except WebSocketDisconnect:
+                    raise
+                except Exception as error:  # the transport is gone (Ray's proxy stopped at shutdown): as a close
+                    _LOG.debug("connection from %s ended: %s", websocket.client, type(error).__name__)
+                    return
                 if message["type"] == "websocket.disconnect":
                     return
                 frame = message.get("bytes")
