@@ -22,6 +22,7 @@ EXECUTABLES = {
     "vla_replay": "vla_ros.recording.replay_runner:main",
     "vla_export_dataset": "vla_ros.recording.export_dataset:main",
     "vla_record": "vla_ros.recording.launcher:vla_record",
+    "vla_serve": "vla_ros.serve.cli:main",
 }
 
 
@@ -34,6 +35,8 @@ EXTRAS = {
     "train": [*_SIM],
     "bench": [*_SIM, *_RECORD, "hypothesis>=6.100"],
     "record": _RECORD,
+    # vla_serve: policy servers for fleets of robots on Ray Serve (replicas, batching, KubeRay); never on a robot.
+    "serve": ["ray[serve]==2.60.*", "fastapi>=0.110", "uvicorn>=0.29"],
 }
 EXTRAS["dev"] = sorted({*(r for rs in EXTRAS.values() for r in rs), "pytest>=8.0", "ruff>=0.6"})
 

@@ -96,7 +96,7 @@ def test_when_camera_size_disagrees_with_onnx_graph_expect_shape_error(edited_ac
         data["inputs"]["cameras"][0]["size"] = [64, 64]
 
     with pytest.raises(ModelPackageError, match=r"inputs\.cameras\[0\].*model\.onnx input 'image_front' has shape "
-                                                r"\[1, 3, 96, 96\], the manifest feeds \[1, 3, 64, 64\]"):
+                                                r"\['batch', 3, 96, 96\], the manifest feeds \[1, 3, 64, 64\]"):
         load_model_package(edited_act_package(bad))
 
 
@@ -112,7 +112,7 @@ def test_when_horizon_disagrees_with_onnx_output_expect_error(edited_act_package
     def bad(data: dict[str, Any]) -> None:
         data["outputs"]["horizon"] = 5
 
-    with pytest.raises(ModelPackageError, match=r"outputs: model\.onnx output 'actions' has shape \[1, 10, 6\]"):
+    with pytest.raises(ModelPackageError, match=r"outputs: model\.onnx output 'actions' has shape \['batch', 10, 6\]"):
         load_model_package(edited_act_package(bad))
 
 
@@ -122,7 +122,7 @@ def test_when_state_dim_disagrees_with_onnx_expect_error(edited_act_package: Any
         state["dim"] = 7
         state["normalization"].update(mask=[True] * 7, mean=[0.0] * 7, std=[1.0] * 7)
 
-    with pytest.raises(ModelPackageError, match=r"inputs\.state: model\.onnx input 'state' has shape \[1, 6\]"):
+    with pytest.raises(ModelPackageError, match=r"inputs\.state: model\.onnx input 'state' has shape \['batch', 6\]"):
         load_model_package(edited_act_package(bad))
 
 

@@ -1,7 +1,7 @@
 """The runtime's layers, read from the source: what a robot install runs never reaches the workbench.
 
 Runtime: core < {inputs, model, execution, safety, commands} < pipeline < ros. Workbench: sim, training,
-bench, recording. Checked on every import statement, also those inside functions (lazy imports count).
+bench, recording, serve. Checked on every import statement, also those inside functions (lazy imports count).
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "vla_ros"
 RUNTIME = ("core", "inputs", "model", "execution", "safety", "commands", "pipeline", "ros")
-WORKBENCH = ("sim", "training", "bench", "recording")
+WORKBENCH = ("sim", "training", "bench", "recording", "serve")
 STAGES = ("inputs", "model", "execution", "safety", "commands")
 # Third-party packages installed only with the workbench extras (setup.py EXTRAS), never on a robot.
-WORKBENCH_ONLY_DEPENDENCIES = {"mujoco", "matplotlib", "hypothesis", "rosbags", "pyarrow", "pytest"}
+WORKBENCH_ONLY_DEPENDENCIES = {"mujoco", "matplotlib", "hypothesis", "rosbags", "pyarrow", "pytest", "ray", "fastapi",
+                               "uvicorn"}
 ROS_CLIENT_MODULES = {"rclpy", "rcl_interfaces", "builtin_interfaces", "diagnostic_msgs", "geometry_msgs",
                       "sensor_msgs", "std_msgs", "std_srvs", "trajectory_msgs", "rosgraph_msgs",
                       "ament_index_python", "lifecycle_msgs"}

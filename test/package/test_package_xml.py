@@ -25,7 +25,7 @@ TEST_ROSDEP_KEYS = {"pytest": "python3-pytest", "hypothesis": "python3-hypothesi
 # From pip only (requirements*.txt, setup.py extras), named in package.xml's comment rather than declared
 # (hypothesis also drives `vla_bench fuzz`, installed with the bench extra).
 PIP_ONLY = frozenset({"torch", "onnx", "onnxruntime", "tensorrt", "tokenizers", "mujoco", "matplotlib", "pyarrow",
-                      "rosbags", "hypothesis", "openpi_server"})
+                      "rosbags", "hypothesis", "openpi_server", "ray", "fastapi", "uvicorn"})
 
 
 def _imported_top_level(roots: tuple[Path, ...]) -> set[str]:

@@ -10,6 +10,7 @@ Suites (one module each under vla_ros/bench/):
   competence task success through the full ROS stack on the embedded sim
   recording  the rate suite's measurement with and without vla_record running
   remote     a remote policy (openpi's websocket server, loopback) vs the same model in the inference process
+  fleet      1-8 robots against vla_serve (1 and 2 replicas, batching off and on): chunks/s, round trip, batches
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from vla_ros.bench.machine import machine_info
 from vla_ros.bench.node_runs import large_frames_profile
 from vla_ros.bench.rate import PLACEMENTS
 
-SUITES = ("rate", "latency", "overhead", "backends", "soak", "fuzz", "competence", "recording", "remote")
+SUITES = ("rate", "latency", "overhead", "backends", "soak", "fuzz", "competence", "recording", "remote",
+          "fleet")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,6 +92,10 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         from vla_ros.bench.remote import run_remote
 
         return run_remote(args.iterations, args.model)
+    if args.suite == "fleet":
+        from vla_ros.bench.fleet import run_fleet
+
+        return run_fleet(args.model, duration_s=args.duration, rate_hz=args.rate)
     if args.suite == "fuzz":
         from vla_ros.bench.fuzz import run_fuzz
 

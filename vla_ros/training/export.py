@@ -8,6 +8,11 @@ Parity compares the decoded actions (robot units, [T, D]) of the full policy pat
 same decoding) between torch eager and each exported backend, over N random observations:
     max_abs = max |a_backend - a_torch|,  cosine = <a_b, a_t> / (|a_b| |a_t|) over all samples flattened.
 Defaults: FP32 cosine >= 0.999 and max_abs <= 1e-3; FP16 (TensorRT --fp16) cosine >= 0.999 and max_abs <= 1e-2.
+
+The ONNX graph has a dynamic batch axis (axis 0 of every input and of the output; vla_node feeds batch 1,
+vla_serve stacks the observations of several robots). Parity therefore also runs the onnxruntime graph once on
+all the samples stacked into one batch and compares each row with torch on that sample alone (backend name
+suffixed " batch=N"). TensorRT engines keep an optimization profile pinned to batch 1 and are compared per sample.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from vla_ros.core.types import Observation
 from vla_ros.model.backends.base import InferenceSession
 from vla_ros.model.backends.onnxruntime_backend import CPU_PROVIDER, OnnxRuntimeSession
 from vla_ros.model.backends.torch_backend import TorchSession, build_torch_module
+from vla_ros.model.decoding import ActionDecoder
 from vla_ros.model.errors import BackendUnavailable, ModelPackageError
 from vla_ros.model.manifest import MANIFEST_FILE, Manifest, parse_manifest
 from vla_ros.model.options import RuntimeOptions
@@ -128,8 +134,40 @@ def compare_policies(reference: ModelPolicy, candidate: ModelPolicy, observation
                         len(observations), max_abs, cosine, raw_diff, thresholds, passed)
 
 
+def compare_batched(reference: ModelPolicy, candidate: ModelPolicy, observations: list[Observation],
+                    thresholds: ParityThresholds) -> ParityResult:
+    """One call of the candidate's graph on every observation stacked on the batch axis, row by row against
+    torch run on each observation alone: what vla_serve's batched calls rely on."""
+    if len(observations) < 2:
+        observations = observations * 2  # a batch of one would not exercise the batch axis
+    feeds = [reference.preprocess(obs) for obs in observations]
+    stacked = {name: np.concatenate([f[name] for f in feeds]) for name in feeds[0]}
+    batched_raw = candidate.session.run(stacked)
+    decode = ActionDecoder(reference.package.manifest.outputs, reference.package.manifest.action)
+    raw_diff = 0.0
+    ref_actions, cand_actions = [], []
+    for row, (obs, single) in enumerate(zip(observations, feeds)):
+        ref_raw = reference.session.run(single)
+        cand_raw = batched_raw[row:row + 1]
+        raw_diff = max(raw_diff, float(np.max(np.abs(ref_raw.astype(np.float64) - cand_raw.astype(np.float64)))))
+        ref_actions.append(reference.infer(obs))
+        cand_actions.append(decode(cand_raw))
+    ref, cand = np.stack(ref_actions), np.stack(cand_actions)
+    max_abs = float(np.max(np.abs(ref - cand)))
+    cosine = cosine_similarity(ref, cand)
+    passed = bool(np.isfinite(max_abs) and max_abs <= thresholds.max_abs and cosine >= thresholds.min_cosine)
+    name = candidate.session.name if not candidate.session.providers else \
+        f"{candidate.session.name}[{','.join(candidate.session.providers)}]"
+    return ParityResult(f"{name} batch={len(observations)}", len(observations), max_abs, cosine, raw_diff,
+                        thresholds, passed)
+
+
+BATCH_AXIS = "batch"
+
+
 def export_onnx(module: Any, manifest: Manifest, onnx_path: Path, opset: int = ONNX_OPSET) -> None:
-    """Trace the module with the manifest's input shapes/dtypes; inputs are passed in forward()'s order."""
+    """Trace the module with the manifest's input shapes/dtypes; inputs are passed in forward()'s order.
+    Axis 0 of every input and of the output is left dynamic, so one call can run several observations."""
     import torch
 
     params = [p for p in inspect.signature(module.forward).parameters if p != "self"]
@@ -148,7 +186,23 @@ def export_onnx(module: Any, manifest: Manifest, onnx_path: Path, opset: int = O
         warnings.simplefilter("ignore")  # the legacy exporter announces its own deprecation on every call
         torch.onnx.export(module, tuple(example), str(onnx_path), input_names=order,
                           output_names=[manifest.outputs.tensor], opset_version=opset, do_constant_folding=True,
+                          dynamic_axes={name: {0: BATCH_AXIS} for name in [*order, manifest.outputs.tensor]},
                           dynamo=False)
+    _declare_output_shape(onnx_path, manifest)
+
+
+def _declare_output_shape(onnx_path: Path, manifest: Manifest) -> None:
+    """The tracer may name the output's non-batch dims symbolically once the batch axis is dynamic; the graph
+    declares the manifest's (horizon, action_dim[, bins]) instead, so the package check still compares them."""
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    shape, _ = manifest.output_shape()
+    [output] = [o for o in model.graph.output if o.name == manifest.outputs.tensor]
+    for dim, size in zip(output.type.tensor_type.shape.dim[1:], shape[1:]):
+        dim.Clear()
+        dim.dim_value = size
+    onnx.save(model, str(onnx_path))
 
 
 def _set_sha(section: dict[str, Any], path: Path) -> None:
@@ -230,6 +284,8 @@ def export_package(draft: Mapping[str, Any], out_dir: Path, *, module: Any = Non
 
     for session, limits in candidates:
         result.parity.append(compare_policies(reference, ModelPolicy(package, session), observations, limits))
+    onnxruntime_session, limits = candidates[0]
+    result.parity.append(compare_batched(reference, ModelPolicy(package, onnxruntime_session), observations, limits))
 
     (out_dir / REPORT_FILE).write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
     if not result.passed:

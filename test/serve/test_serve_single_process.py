@@ -1,0 +1,125 @@
+"""The service in one process (uvicorn, no Ray): API key, TLS, malformed and oversize requests. The Ray Serve
+replicas run the same PolicyService (test_serve_ray.py covers that path)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import msgpack
+import numpy as np
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from vla_ros.bench.remote import free_port, mirror_package
+from vla_ros.core.parameters import RemoteConfig
+from vla_ros.core.types import Observation
+from vla_ros.model import PolicyUnavailable, load_model_package
+from vla_ros.model.remote import codec
+from vla_ros.model.remote.policy import RemotePolicy
+from vla_ros.serve.direct import single_process_server
+from vla_ros.serve.options import ServeOptions
+
+SIM_ACT = Path(__file__).resolve().parents[2] / "models" / "sim_act"
+KEY = "s3cret-fleet-key"
+OBS = Observation({"front": np.zeros((96, 96, 3), np.uint8)}, 0.0, "touch the red cube", np.zeros(6))
+
+Start = Callable[..., int]
+
+
+@pytest.fixture
+def start_server() -> Iterator[Start]:
+    servers = []
+
+    def start(certfile: str = "", keyfile: str = "", **options: object) -> int:
+        port = free_port()
+        server = single_process_server(ServeOptions(model_path=str(SIM_ACT), **options), "127.0.0.1", port,
+                                       certfile, keyfile)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.05)
+        assert server.started, "the single-process server did not start"
+        return port
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _remote(tmp_path: Path, url: str, **config: object) -> RemotePolicy:
+    remote_dir = mirror_package(SIM_ACT, tmp_path / "remote", url)
+    return RemotePolicy(load_model_package(remote_dir), RemoteConfig(**config))
+
+
+def test_when_api_key_required_expect_right_key_served_and_wrong_or_missing_key_refused(
+        start_server: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VLA_SERVE_KEY", KEY)
+    port = start_server(api_key_env="VLA_SERVE_KEY")
+    url = f"ws://127.0.0.1:{port}"
+    policy = _remote(tmp_path, url, api_key_env="VLA_SERVE_KEY")
+    assert policy.infer(OBS).shape == (10, 6)
+    policy.close()
+    monkeypatch.setenv("VLA_WRONG_KEY", "not-the-key")
+    for config in ({"api_key_env": "VLA_WRONG_KEY"}, {}):
+        with pytest.raises(PolicyUnavailable, match="HTTP 403") as refused:
+            _remote(tmp_path, url, **config)
+        assert KEY not in str(refused.value)
+
+
+def test_when_request_malformed_or_oversize_expect_text_frame_and_only_that_connection_closed(
+        start_server: Start) -> None:
+    port = start_server(max_request_bytes=64 * 1024)
+    url = f"ws://127.0.0.1:{port}"
+    with connect(url, max_size=None) as good:
+        assert codec.unpack(good.recv(timeout=10))["model"] == "sim_act"
+        request = codec.pack({"observation/image": np.zeros((96, 96, 3), np.uint8),
+                              "observation/state": np.zeros(6), "prompt": "touch the red cube"})
+        for bad_frame, complaint in ((b"\xc1 not msgpack", "bad request"),
+                                     (msgpack.packb({"prompt": "no image"}), "no 'observation/image'"),
+                                     (b"\x00" * (80 * 1024), "over the server's limit")):
+            with connect(url, max_size=None) as bad:
+                bad.recv(timeout=10)  # metadata
+                bad.send(bad_frame)
+                error = bad.recv(timeout=10)
+                assert isinstance(error, str) and complaint in error, error
+                with pytest.raises(ConnectionClosed):
+                    bad.recv(timeout=10)
+            good.send(request)  # the other robot's connection goes on
+            assert codec.unpack(good.recv(timeout=10))["actions"].shape == (10, 6)
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a CA")
+    folder = tmp_path_factory.mktemp("tls")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
+            "-subj", "/CN=vla_serve test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=127.0.0.1")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "1", "-extfile", "san.ext")
+    return {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
+
+
+def test_when_served_with_certfile_expect_wss_verified_by_the_robot(start_server: Start, tmp_path: Path,
+                                                                     certificates: dict[str, Path]) -> None:
+    port = start_server(str(certificates["cert"]), str(certificates["key"]))
+    policy = _remote(tmp_path, f"wss://127.0.0.1:{port}", ca_file=str(certificates["ca"]))
+    assert policy.infer(OBS).shape == (10, 6)
+    policy.close()
