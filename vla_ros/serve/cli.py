@@ -12,6 +12,7 @@ Exit status: 0 after a signal, 1 when it cannot start (bad package, unset key va
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import signal
 import sys
@@ -47,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--keyfile", default="", help="TLS private key (PEM)")
     p.add_argument("--max-request-bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES)
     p.add_argument("--single-process", action="store_true", help="no Ray: one model in this process, no batching")
+    p.add_argument("--no-auth", action="store_true", help="allow a non-loopback --host without --api-key-env "
+                   "(only on a network where every host may drive the robots)")
     return p
 
 
@@ -64,7 +67,18 @@ def _options(args: argparse.Namespace) -> ServeOptions:
     api_key_from_env(options.api_key_env)
     if bool(args.certfile) != bool(args.keyfile):
         raise ServeOptionsError("--certfile and --keyfile go together")
+    if not options.api_key_env and not args.no_auth and not _is_loopback(args.host):
+        raise ServeOptionsError(f"--host {args.host} opens the port beyond this machine without --api-key-env: "
+                                "anyone who reaches it could send robots actions; set --api-key-env NAME, or "
+                                "pass --no-auth on a network you trust")
     return options
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _run_single_process(options: ServeOptions, args: argparse.Namespace) -> int:
