@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from vla_ros.bench.remote import free_port, mirror_package, start_server
-from vla_ros.core.parameters import RemoteConfig
+from vla_ros.core.config import ConfigError, RemoteConfig
 from vla_ros.core.types import Observation
 from vla_ros.model import (
     InvalidModelOutput,
@@ -102,8 +102,9 @@ def test_when_remote_url_parameter_set_expect_it_overrides_the_manifest(server: 
     policy = RemotePolicy(load_model_package(elsewhere), RemoteConfig(url=server.url))
     assert policy.url == server.url
     policy.close()
-    with pytest.raises(ModelPackageError, match="remote_url"):
-        RemotePolicy(load_model_package(elsewhere), RemoteConfig(url="http://127.0.0.1:1"))
+    # A URL that is no websocket URL is refused where the parameters become a config, naming the parameter.
+    with pytest.raises(ConfigError, match="remote_url='http://127.0.0.1:1'"):
+        RemoteConfig(url="http://127.0.0.1:1")
 
 
 def test_when_first_reply_mismatches_at_configure_expect_expected_and_got(server: Server) -> None:

@@ -16,7 +16,7 @@ import pytest
 from websockets.sync.server import Server, ServerConnection, serve
 
 from vla_ros.bench.remote import free_port, mirror_package
-from vla_ros.core.parameters import RemoteConfig
+from vla_ros.core.config import RemoteConfig
 from vla_ros.core.types import Observation
 from vla_ros.model import ModelPackageError, PolicyUnavailable, load_model_package
 from vla_ros.model.remote import codec

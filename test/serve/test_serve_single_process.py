@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from vla_ros.bench.remote import free_port, mirror_package
-from vla_ros.core.parameters import RemoteConfig
+from vla_ros.core.config import RemoteConfig
 from vla_ros.core.types import Observation
 from vla_ros.model import PolicyUnavailable, load_model_package
 from vla_ros.model.remote import codec

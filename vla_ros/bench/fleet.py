@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from vla_ros.bench.remote import _observations, droid_layout_package, free_port, wait_healthy
-from vla_ros.core.parameters import RemoteConfig
+from vla_ros.core.config import RemoteConfig
 from vla_ros.core.timing import timing_stats
 from vla_ros.model import load_model_package
 from vla_ros.model.remote import codec

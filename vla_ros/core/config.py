@@ -121,6 +121,24 @@ class SafetyConfig:
                  self.out_of_workspace, "'clamp' or 'reject'")
 
 
+@dataclass(frozen=True)
+class RemoteConfig:
+    """How to reach the policy server of a remote model package (`backend: remote`; `remote_url`, `remote.*`)."""
+
+    url: str = ""  # overrides the package's remote.url when set
+    api_key_env: str = ""  # the environment variable with the API key; "" = none
+    ca_file: str = ""  # PEM CA bundle for wss://; "" = the system's
+    timeout_s: float = 1.0  # connect and per-reply timeout, s
+    max_message_bytes: int = 4 << 20  # largest accepted message from the server
+
+    def __post_init__(self) -> None:
+        _require(self.url == "" or self.url.startswith(("ws://", "wss://")), "remote_url", self.url,
+                 "a ws:// or wss:// URL, or '' for the package's own")
+        _positive("remote.timeout_s", self.timeout_s)
+        _require(isinstance(self.max_message_bytes, int) and self.max_message_bytes > 0,
+                 "remote.max_message_bytes", self.max_message_bytes, "an integer > 0")
+
+
 class Blending(str, Enum):
     ENSEMBLE = "ensemble"  # ACT temporal ensembling: exponential weights over overlapping chunks
     LATEST = "latest"  # the newest chunk wins, cross-faded in over crossfade_s

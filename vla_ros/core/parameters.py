@@ -20,6 +20,7 @@ from vla_ros.core.config import (
     InputConfig,
     JointLimits,
     OutOfWorkspace,
+    RemoteConfig,
     SafetyConfig,
 )
 from vla_ros.core.types import CommandInterface
@@ -52,17 +53,6 @@ DEFAULT_COMMAND_TOPICS: dict[CommandInterface, str] = {
     CommandInterface.TWIST: "/servo_node/delta_twist_cmds",
     CommandInterface.POSE: "/target_pose",
 }
-
-@dataclass(frozen=True)
-class RemoteConfig:
-    """How to reach the policy server of a remote model package (`backend: remote`)."""
-
-    url: str = ""  # overrides the package's remote.url when set
-    api_key_env: str = ""  # the environment variable with the API key; "" = none
-    ca_file: str = ""  # PEM CA bundle for wss://; "" = the system's
-    timeout_s: float = 1.0  # connect and per-reply timeout, s
-    max_message_bytes: int = 4 << 20  # largest accepted message from the server
-
 
 _REMOTE_DEFAULTS = RemoteConfig()
 _SAFETY_DEFAULTS = SafetyConfig()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vla_ros.core.parameters import RemoteConfig
+from vla_ros.core.config import RemoteConfig
 
 GRAPH_OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 

@@ -24,7 +24,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from vla_ros.core.parameters import RemoteConfig
+from vla_ros.core.config import RemoteConfig
 from vla_ros.model.errors import InvalidModelOutput, ModelPackageError, PolicyUnavailable
 from vla_ros.model.remote import codec
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from vla_ros.core.parameters import RemoteConfig
+from vla_ros.core.config import RemoteConfig
 from vla_ros.core.types import Observation
 from vla_ros.model.decoding import ActionDecoder
 from vla_ros.model.errors import ModelPackageError, PolicyUnavailable
