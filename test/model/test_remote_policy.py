@@ -103,7 +103,7 @@ def test_when_remote_url_parameter_set_expect_it_overrides_the_manifest(server: 
     assert policy.url == server.url
     policy.close()
     # A URL that is no websocket URL is refused where the parameters become a config, naming the parameter.
-    with pytest.raises(ConfigError, match="remote_url='http://127.0.0.1:1'"):
+    with pytest.raises(ConfigError, match=r"remote_url='http://127\.0\.0\.1:1'"):
         RemoteConfig(url="http://127.0.0.1:1")
 
 
