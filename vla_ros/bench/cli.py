@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--remote", default=None, metavar="URL",
                         help="competence: also run the episodes through a policy server at URL (openpi protocol; "
                         "`local` starts openpi's server here serving the model)")
+    parser.add_argument("--real-time-factor", type=float, default=1.0,
+                        help="competence: sim speed against wall time (below 1 leaves CPU for other robots)")
     parser.add_argument("--passes", default="onnx,ablated,torch",
                         help="competence passes besides the remote one (onnx always runs)")
     parser.add_argument("--plot-dir", type=Path, default=None, help="write plots (rate, latency) into this folder")
@@ -106,7 +108,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     passes = set(args.passes.split(","))
     return run_competence_benchmark(args.episodes, args.model or DEFAULT_COMPETENCE_MODEL,
                                     include_torch="torch" in passes, include_ablated="ablated" in passes,
-                                    remote_url=args.remote)["results"]
+                                    remote_url=args.remote, real_time_factor=args.real_time_factor)["results"]
 
 
 def _use_large_frames_profile() -> None:
