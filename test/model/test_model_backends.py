@@ -67,7 +67,7 @@ def test_when_package_is_torch_only_expect_auto_falls_through_to_torch(tmp_path:
     policy, selection = create_policy(pkg, "auto")
     assert selection.name == "torch"
     assert [name for name, _ in selection.skipped] == ["tensorrt", "onnxruntime_gpu", "onnxruntime_cpu"]
-    assert all("needs weights.onnx" in why for _, why in selection.skipped)
+    assert all("needs ONNX weights" in why for _, why in selection.skipped)
     assert policy.infer(observation()).shape == (10, 6)
 
 

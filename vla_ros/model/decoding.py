@@ -24,7 +24,6 @@ from vla_ros.model.manifest_types import (
     GripperSpec,
     Normalization,
     NormalizationKind,
-    OutputKind,
     OutputSpec,
 )
 
@@ -87,7 +86,7 @@ class ActionDecoder:
     def __init__(self, outputs: OutputSpec, action: ActionSpec) -> None:
         self.outputs = outputs
         self.action = action
-        if outputs.kind is OutputKind.CONTINUOUS or (
+        if outputs.kind.returns_actions or (
                 outputs.bins is not None and outputs.bins.encoding is BinEncoding.TOKEN_IDS):
             self.expected_shape: tuple[int, ...] = (1, outputs.horizon, outputs.action_dim)
         else:
@@ -99,7 +98,7 @@ class ActionDecoder:
         if raw.shape != self.expected_shape:
             raise InvalidModelOutput(f"output '{self.outputs.tensor}': expected shape {self.expected_shape}, "
                                      f"got {raw.shape}")
-        if self.outputs.kind is OutputKind.CONTINUOUS:
+        if self.outputs.kind.returns_actions:
             normalized = raw[0].astype(np.float64)
         else:
             assert self.outputs.bins is not None

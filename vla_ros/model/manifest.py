@@ -7,15 +7,15 @@ Every error names the dotted field path (e.g. `inputs.cameras[0].size`) and what
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from enum import Enum
-from typing import Any
 
 import numpy as np
 
 from vla_ros.core.types import ActionSemantics
 from vla_ros.model.errors import ModelPackageError
+from vla_ros.model.manifest_graphs import parse_autoregressive, parse_flow, parse_onnx_graphs
+from vla_ros.model.manifest_reader import Section as _Section
+from vla_ros.model.manifest_reader import weight_file as _weight_file
 from vla_ros.model.manifest_types import (
     BYTES_TOKENIZER,
     FLOAT_DTYPES,
@@ -46,144 +46,6 @@ from vla_ros.model.manifest_types import (
 
 # The parsing entry point and the format constants that callers of it need; the types are in manifest_types.
 __all__ = ["FORMAT_VERSION", "MANIFEST_FILE", "Manifest", "parse_manifest"]
-
-
-# --------------------------------------------------------------------------------------------- parsing helpers
-
-
-def _describe(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-class _Section:
-    """One mapping of the manifest: hands out fields by name and rejects the ones nobody asked for."""
-
-    def __init__(self, data: object, where: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ModelPackageError(f"{MANIFEST_FILE}: field '{where or '<root>'}': expected a mapping, "
-                                    f"got {_describe(data)}")
-        self._data = data
-        self._where = where
-        self._allowed: set[str] = set()
-
-    def path(self, key: str) -> str:
-        return f"{self._where}.{key}" if self._where else key
-
-    def error(self, key: str, expectation: str, value: object = None) -> ModelPackageError:
-        got = f", got {_describe(value)}" if value is not None else ""
-        return ModelPackageError(f"{MANIFEST_FILE}: field '{self.path(key)}': expected {expectation}{got}")
-
-    def required(self, key: str) -> Any:
-        self._allowed.add(key)
-        if key not in self._data:
-            raise ModelPackageError(f"{MANIFEST_FILE}: missing required field '{self.path(key)}'")
-        return self._data[key]
-
-    def optional(self, key: str) -> Any:
-        self._allowed.add(key)
-        return self._data.get(key)
-
-    def finish(self) -> None:
-        unknown = sorted(str(k) for k in self._data if k not in self._allowed)
-        if unknown:
-            paths = ", ".join(f"'{self.path(k)}'" for k in unknown)
-            raise ModelPackageError(f"{MANIFEST_FILE}: unknown field(s) {paths}; allowed here: "
-                                    f"{', '.join(sorted(self._allowed))}")
-
-    # typed getters ------------------------------------------------------------------------------------------
-    def string(self, key: str, *, optional: bool = False) -> str | None:
-        value = self.optional(key) if optional else self.required(key)
-        if value is None and optional:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(key, "a non-empty string", value)
-        return value
-
-    def integer(self, key: str, *, minimum: int | None = None, optional: bool = False) -> int | None:
-        value = self.optional(key) if optional else self.required(key)
-        if value is None and optional:
-            return None
-        if not isinstance(value, int) or isinstance(value, bool) or (minimum is not None and value < minimum):
-            bound = f" >= {minimum}" if minimum is not None else ""
-            raise self.error(key, f"an integer{bound}", value)
-        return value
-
-    def number(self, key: str, *, positive: bool = False) -> float:
-        value = self.required(key)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or (
-                positive and value <= 0):
-            raise self.error(key, "a finite number" + (" > 0" if positive else ""), value)
-        return float(value)
-
-    def boolean(self, key: str) -> bool:
-        value = self.required(key)
-        if not isinstance(value, bool):
-            raise self.error(key, "true or false", value)
-        return value
-
-    def choice(self, key: str, enum: type[Enum]) -> Any:
-        value = self.required(key)
-        allowed = [m.value for m in enum]  # type: ignore[attr-defined]
-        if value not in allowed:
-            raise self.error(key, f"one of {allowed}", value)
-        return enum(value)
-
-    def one_of(self, key: str, allowed: tuple[str, ...]) -> str:
-        value = self.required(key)
-        if value not in allowed:
-            raise self.error(key, f"one of {list(allowed)}", value)
-        return value
-
-    def vector(self, key: str, length: int, *, positive: bool = False) -> np.ndarray:
-        value = self.required(key)
-        ok = isinstance(value, list) and len(value) == length and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-        if ok and positive:
-            ok = all(v > 0 for v in value)
-        if not ok:
-            kind = "positive finite numbers" if positive else "finite numbers"
-            raise self.error(key, f"a list of {length} {kind}", value)
-        return np.asarray(value, dtype=np.float64)
-
-    def bool_vector(self, key: str, length: int) -> np.ndarray:
-        value = self.required(key)
-        if not isinstance(value, list) or len(value) != length or not all(isinstance(v, bool) for v in value):
-            raise self.error(key, f"a list of {length} booleans (true = normalized dimension)", value)
-        return np.asarray(value, dtype=bool)
-
-    def size(self, key: str, *, optional: bool = False) -> tuple[int, int] | None:
-        value = self.optional(key) if optional else self.required(key)
-        if value is None and optional:
-            return None
-        if not (isinstance(value, list) and len(value) == 2 and all(
-                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
-            raise self.error(key, "[height, width] as two positive integers", value)
-        return int(value[0]), int(value[1])
-
-    def section(self, key: str, *, optional: bool = False) -> _Section | None:
-        value = self.optional(key) if optional else self.required(key)
-        if value is None and optional:
-            return None
-        return _Section(value, self.path(key))
-
-
-def _weight_file(sec: _Section, *, draft: bool) -> WeightFile:
-    file_name = sec.string("file")
-    assert file_name is not None
-    if file_name.startswith("/") or ".." in file_name.replace("\\", "/").split("/"):
-        raise sec.error("file", "a path relative to the package directory, inside it", file_name)
-    sha = sec.optional("sha256")
-    if sha is None and draft:
-        sec.finish()
-        return WeightFile(file_name, None)
-    if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
-        if sha is None:
-            raise ModelPackageError(f"{MANIFEST_FILE}: missing required field '{sec.path('sha256')}' "
-                                    f"(sha256 of {file_name})")
-        raise sec.error("sha256", "64 lowercase hex characters (sha256 of the file)", sha)
-    sec.finish()
-    return WeightFile(file_name, sha)
 
 
 def _normalization(sec: _Section, dim: int) -> Normalization:
@@ -287,14 +149,23 @@ def _outputs(sec: _Section) -> OutputSpec:
     tensor = sec.string("tensor")
     horizon = sec.integer("horizon", minimum=1)
     action_dim = sec.integer("action_dim", minimum=1)
+    assert tensor is not None and horizon is not None and action_dim is not None
     bins = None
-    if kind is OutputKind.BINS:
+    if kind in (OutputKind.BINS, OutputKind.AUTOREGRESSIVE_TOKENS):
         bins_sec = sec.section("bins")
         assert bins_sec is not None
         bins = _bins(bins_sec)
+    autoregressive = flow = None
+    if kind is OutputKind.AUTOREGRESSIVE_TOKENS:
+        ar_sec = sec.section("autoregressive")
+        assert ar_sec is not None
+        autoregressive = parse_autoregressive(ar_sec, bins, horizon, action_dim)
+    elif kind is OutputKind.FLOW_MATCHING:
+        flow_sec = sec.section("flow")
+        assert flow_sec is not None
+        flow = parse_flow(flow_sec, horizon)
     sec.finish()
-    assert tensor is not None and horizon is not None and action_dim is not None
-    return OutputSpec(kind, tensor, horizon, action_dim, bins)
+    return OutputSpec(kind, tensor, horizon, action_dim, bins, autoregressive, flow)
 
 
 def _gripper(sec: _Section, action_dim: int) -> GripperSpec:
@@ -349,6 +220,31 @@ def _torch_weights(sec: _Section, *, draft: bool) -> TorchWeights:
     return TorchWeights(module, state_dict, dict(kwargs))
 
 
+def _onnx_weights(weights: _Section, kind: OutputKind, *,
+                  draft: bool) -> tuple[WeightFile | None, dict[str, WeightFile]]:
+    """weights.onnx for one-graph kinds, weights.onnx_graphs (one file per role) for the multi-graph ones."""
+    wanted, other = ("onnx_graphs", "onnx") if kind.graph_roles else ("onnx", "onnx_graphs")
+    if weights.optional(other) is not None:
+        raise weights.error(other, f"no such field for kind {kind.value}: its ONNX weights go in weights.{wanted}",
+                            "a value")
+    sec = weights.section(wanted, optional=True)
+    if sec is None:
+        return None, {}
+    if kind.graph_roles:
+        return None, parse_onnx_graphs(sec, kind, draft=draft)
+    return _weight_file(sec, draft=draft), {}
+
+
+def _graph_wiring_tensors(outputs: OutputSpec) -> list[str]:
+    """The output tensor plus the tensors that pass between the graphs of a multi-graph kind."""
+    names = [outputs.tensor]
+    if outputs.autoregressive is not None:
+        names += [outputs.autoregressive.token, outputs.autoregressive.past, outputs.autoregressive.present]
+    if outputs.flow is not None:
+        names += [*outputs.flow.context, outputs.flow.noisy_actions, outputs.flow.time]
+    return names
+
+
 def parse_header(root: _Section) -> tuple[str, str | None]:
     """format_version (must be this runtime's), name and the optional description of any package kind."""
     version = root.integer("format_version", minimum=1)
@@ -397,12 +293,12 @@ def parse_manifest(data: object, *, draft: bool = False) -> Manifest:
 
     weights = root.section("weights")
     assert weights is not None
-    onnx_sec = weights.section("onnx", optional=True)
-    onnx = _weight_file(onnx_sec, draft=draft) if onnx_sec is not None else None
+    onnx, onnx_graphs = _onnx_weights(weights, outputs.kind, draft=draft)
     torch_sec = weights.section("torch", optional=True)
     torch_weights = _torch_weights(torch_sec, draft=draft) if torch_sec is not None else None
-    if onnx is None and torch_weights is None:
-        raise weights.error("onnx", "an ONNX file (weights.onnx) and/or a torch module (weights.torch)",
+    if onnx is None and not onnx_graphs and torch_weights is None:
+        key = "onnx_graphs" if outputs.kind.graph_roles else "onnx"
+        raise weights.error(key, f"ONNX weights (weights.{key}) and/or a torch module (weights.torch)",
                             "neither given")
     weights.finish()
     root.finish()
@@ -412,11 +308,12 @@ def parse_manifest(data: object, *, draft: bool = False) -> Manifest:
         tensors += [language.tensor] + ([language.mask_tensor] if language.mask_tensor else [])
     if state is not None:
         tensors.append(state.tensor)
-    if len(set(tensors)) != len(tensors) or outputs.tensor in tensors:
+    wiring = _graph_wiring_tensors(outputs)
+    if len(set(tensors)) != len(tensors) or len(set(wiring)) != len(wiring) or set(tensors) & set(wiring):
         raise ModelPackageError(f"{MANIFEST_FILE}: tensor names must be unique across inputs and outputs, got "
-                                f"inputs {tensors} and output '{outputs.tensor}'")
+                                f"inputs {tensors} and outputs {wiring}")
     assert name is not None
     return Manifest(name=name, description=description or "", cameras=cameras, language=language, state=state,
                     outputs=outputs, action=action, control_period_s=control_period_s, onnx=onnx,
-                    torch=torch_weights, format_version=FORMAT_VERSION,
+                    torch=torch_weights, format_version=FORMAT_VERSION, onnx_graphs=onnx_graphs,
                     raw=dict(data) if isinstance(data, Mapping) else {})

@@ -52,6 +52,25 @@ class NormalizationKind(str, Enum):
 class OutputKind(str, Enum):
     CONTINUOUS = "continuous"  # [1, T, D] float actions (normalized as declared)
     BINS = "bins"  # [1, T, D, L] logits or [1, T, D] token ids over uniform bins in [-1, 1]
+    # Two graphs each (weights.onnx_graphs): a prefill over image + prompt, then one step per action token with
+    # a KV cache; the tokens map onto bins as for `bins` with token ids.
+    AUTOREGRESSIVE_TOKENS = "autoregressive_tokens"
+    # Two graphs: a prefix run once per observation, and a velocity field integrated over `flow.steps` steps.
+    FLOW_MATCHING = "flow_matching"
+
+    @property
+    def returns_actions(self) -> bool:
+        """The session returns a [1, T, D] float chunk (normalized as declared) rather than bins or tokens."""
+        return self in (OutputKind.CONTINUOUS, OutputKind.FLOW_MATCHING)
+
+    @property
+    def graph_roles(self) -> tuple[str, ...]:
+        """The ONNX graphs (weights.onnx_graphs keys) a package of this kind ships; empty for one-graph kinds."""
+        return _GRAPH_ROLES.get(self, ())
+
+
+_GRAPH_ROLES = {OutputKind.AUTOREGRESSIVE_TOKENS: ("prefill", "step"),
+                OutputKind.FLOW_MATCHING: ("prefix", "velocity")}
 
 
 class BinScheme(str, Enum):
@@ -141,12 +160,44 @@ class BinsSpec:
 
 
 @dataclass(frozen=True)
+class AutoregressiveSpec:
+    """How the prefill and step graphs of an `autoregressive_tokens` package are wired (README.md)."""
+
+    vocab_size: int  # length of the logits both graphs return, [1, vocab_size]
+    token: str  # step input: the previous token, [1, 1] int64
+    past: str  # step input: the KV cache [layers, 2, 1, heads, S, head_dim], S growing by one per step
+    present: str  # output of both graphs: the KV cache including the newest position
+    restrict_to_action_tokens: bool  # greedy argmax only over the bins' token-id range
+
+
+@dataclass(frozen=True)
+class RtcSpec:
+    """Real-time chunking: the model was trained with frozen action prefixes of up to max_delay_steps steps."""
+
+    max_delay_steps: int
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    """How the prefix and velocity graphs of a `flow_matching` package are wired (README.md)."""
+
+    steps: int  # Euler steps from noise (time 0) to actions (time 1)
+    noise_seed: int  # the initial noise is drawn from this seed on every call: same observation, same chunk
+    context: tuple[str, ...]  # prefix-graph outputs fed, under the same names, to the velocity graph
+    noisy_actions: str  # velocity input [1, T, D]
+    time: str  # velocity input [1, T]: each action's flow time (1 = clean, as a frozen RTC prefix is)
+    rtc: RtcSpec | None
+
+
+@dataclass(frozen=True)
 class OutputSpec:
     kind: OutputKind
     tensor: str
     horizon: int
     action_dim: int
     bins: BinsSpec | None
+    autoregressive: AutoregressiveSpec | None = None
+    flow: FlowSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +239,8 @@ class Manifest:
     onnx: WeightFile | None
     torch: TorchWeights | None
     format_version: int = FORMAT_VERSION
+    # Multi-graph kinds (outputs.kind.graph_roles): role -> ONNX file, in place of `onnx`.
+    onnx_graphs: Mapping[str, WeightFile] = field(default_factory=dict)
     # A remote package (no weights): the server and the request mapping. Its cameras, state and outputs above are
     # derived from this section so that the rest of the runtime reads every package alike.
     remote: RemoteSpec | None = None
@@ -221,7 +274,7 @@ class Manifest:
     def output_shape(self) -> tuple[tuple[int, ...], str | None]:
         """(shape with batch 1, dtype or None when any float/int dtype is acceptable)."""
         out = self.outputs
-        if out.kind is OutputKind.CONTINUOUS:
+        if out.kind.returns_actions:
             return (1, out.horizon, out.action_dim), "float"
         assert out.bins is not None
         if out.bins.encoding is BinEncoding.LOGITS:

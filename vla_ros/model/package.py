@@ -49,8 +49,14 @@ class ModelPackage:
             self.torch_state_dict_path = _verify_file(root, manifest.torch.state_dict, "weights.torch.state_dict")
         if manifest.language is not None and manifest.language.tokenizer is not None:
             _verify_file(root, manifest.language.tokenizer, "inputs.language.tokenizer")
+        # Multi-graph kinds: role ("prefill", "step" / "prefix", "velocity") -> verified ONNX file.
+        self.graph_paths: dict[str, Path] = {
+            role: _verify_file(root, weight, f"weights.onnx_graphs.{role}")
+            for role, weight in manifest.onnx_graphs.items()}
         if self.onnx_path is not None:
             check_onnx_signature(self.onnx_path, manifest)
+        if self.graph_paths:
+            check_graph_signatures(self.graph_paths, manifest)
 
     # the public surface the node uses ------------------------------------------------------------------------
     @property
@@ -203,3 +209,46 @@ def check_onnx_signature(onnx_path: Path, manifest: Manifest) -> None:
     if not np.issubdtype(out_dtype, wanted):
         raise ModelPackageError(f"outputs: {name} output '{out_name}' has dtype {out_dtype}, the manifest "
                                 f"(kind {manifest.outputs.kind.value}) expects {kind} values")
+
+
+def _graph_io(onnx_path: Path) -> tuple[set[str], set[str]]:
+    import onnx
+
+    try:
+        model = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError and friends
+        raise ModelPackageError(f"weights.onnx_graphs: '{onnx_path.name}' is not a readable ONNX model: "
+                                f"{exc}") from exc
+    initializers = {init.name for init in model.graph.initializer}
+    inputs = {vi.name for vi in model.graph.input if vi.name not in initializers}
+    return inputs, {vi.name for vi in model.graph.output}
+
+
+def check_graph_signatures(graph_paths: dict[str, Path], manifest: Manifest) -> None:
+    """Each graph of a multi-graph kind takes and returns the tensors its manifest wiring names.
+
+    The first graph (prefill / prefix) takes the model inputs; the second takes what passes between the graphs.
+    Shapes are checked by the parity run at export; here a renamed or missing tensor fails at load, not mid-run.
+    """
+    out = manifest.outputs
+    model_inputs = set(_input_fields(manifest))
+    if out.autoregressive is not None:
+        ar = out.autoregressive
+        wanted = {"prefill": (model_inputs, {out.tensor, ar.present}),
+                  "step": ({ar.token, ar.past}, {out.tensor, ar.present})}
+    else:
+        assert out.flow is not None
+        flow = out.flow
+        wanted = {"prefix": (model_inputs, set(flow.context)),
+                  "velocity": ({*flow.context, flow.noisy_actions, flow.time}, {out.tensor})}
+    for role, (inputs, outputs) in wanted.items():
+        path = graph_paths[role]
+        graph_inputs, graph_outputs = _graph_io(path)
+        where = f"weights.onnx_graphs.{role} ({path.name})"
+        if graph_inputs != inputs:
+            raise ModelPackageError(f"{where}: graph inputs {sorted(graph_inputs)}, the manifest wiring feeds "
+                                    f"{sorted(inputs)}")
+        missing = outputs - graph_outputs
+        if missing:
+            raise ModelPackageError(f"{where}: output(s) {sorted(missing)} missing (graph outputs: "
+                                    f"{sorted(graph_outputs)})")

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from vla_ros.core.types import Observation
-from vla_ros.model.backends.base import InferenceSession
+from vla_ros.model.backends.base import InferenceSession, StagedSession
 from vla_ros.model.decoding import ActionDecoder
 from vla_ros.model.errors import InputError
 from vla_ros.model.language import InstructionEncoder
@@ -58,6 +58,8 @@ class ModelPolicy:
         t3 = time.perf_counter()
         self.timings_ms = {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3,
                            "postprocess": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
+        if isinstance(self.session, StagedSession):
+            self.timings_ms.update(self.session.timings_ms)
         return actions
 
     def reset(self) -> None:

@@ -17,6 +17,7 @@ from vla_ros.model.backends.onnxruntime_backend import CPU_PROVIDER, OnnxRuntime
 from vla_ros.model.backends.tensorrt_backend import TensorRTSession
 from vla_ros.model.backends.torch_backend import TorchSession
 from vla_ros.model.errors import BackendUnavailable, ModelPackageError
+from vla_ros.model.manifest_types import OutputKind
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.package import ModelPackage
 from vla_ros.model.policy import ModelPolicy
@@ -35,14 +36,31 @@ class BackendSelection:
 
 
 def _needs_onnx(package: ModelPackage, backend: str) -> None:
-    if package.onnx_path is None:
-        raise BackendUnavailable(f"the {backend} backend needs weights.onnx, and package '{package.name}' only "
-                                 "ships a torch module")
+    if package.onnx_path is None and not package.graph_paths:
+        raise BackendUnavailable(f"the {backend} backend needs ONNX weights (weights.onnx or weights.onnx_graphs), "
+                                 f"and package '{package.name}' only ships a torch module")
+
+
+def _open(package: ModelPackage, backend: str, options: RuntimeOptions, providers: list[str]) -> InferenceSession:
+    """One session of `backend` ("tensorrt" | "onnxruntime" | "torch"); multi-graph kinds open their own."""
+    kind = package.manifest.outputs.kind
+    if kind.graph_roles:
+        if kind is OutputKind.AUTOREGRESSIVE_TOKENS:
+            from vla_ros.model.autoregressive import create_session as create_kind_session
+        else:
+            from vla_ros.model.flow import create_session as create_kind_session
+        return create_kind_session(package, backend, options, providers)
+    if backend == "torch":
+        return TorchSession(package.manifest.torch, package.torch_state_dict_path, options)
+    assert package.onnx_path is not None
+    if backend == "tensorrt":
+        return TensorRTSession(package.onnx_path, package.manifest, package.onnx_sha256, options, package.root)
+    return OnnxRuntimeSession(package.onnx_path, package.manifest.outputs.tensor, options, providers)
 
 
 def _tensorrt(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
     _needs_onnx(package, "tensorrt")
-    return TensorRTSession(package.onnx_path, package.manifest, package.onnx_sha256, options, package.root)
+    return _open(package, "tensorrt", options, [])
 
 
 def _onnxruntime_gpu(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
@@ -51,23 +69,19 @@ def _onnxruntime_gpu(package: ModelPackage, options: RuntimeOptions) -> Inferenc
     if not any(p != CPU_PROVIDER for p in providers):
         raise BackendUnavailable("onnxruntime has no CUDA/TensorRT execution provider here (CPU-only onnxruntime; "
                                  "GPU machines: pip install onnxruntime-gpu)")
-    assert package.onnx_path is not None
-    return OnnxRuntimeSession(package.onnx_path, package.manifest.outputs.tensor, options,
-                              [*providers, CPU_PROVIDER] if CPU_PROVIDER not in providers else providers)
+    return _open(package, "onnxruntime", options,
+                 [*providers, CPU_PROVIDER] if CPU_PROVIDER not in providers else providers)
 
 
 def _onnxruntime_cpu(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
     _needs_onnx(package, "onnxruntime")
-    assert package.onnx_path is not None
-    return OnnxRuntimeSession(package.onnx_path, package.manifest.outputs.tensor, options, [CPU_PROVIDER])
+    return _open(package, "onnxruntime", options, [CPU_PROVIDER])
 
 
 def _onnxruntime_explicit(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
     if options.providers:
         _needs_onnx(package, "onnxruntime")
-        assert package.onnx_path is not None
-        return OnnxRuntimeSession(package.onnx_path, package.manifest.outputs.tensor, options,
-                                  list(options.providers))
+        return _open(package, "onnxruntime", options, list(options.providers))
     try:
         return _onnxruntime_gpu(package, options)
     except BackendUnavailable:
@@ -75,7 +89,7 @@ def _onnxruntime_explicit(package: ModelPackage, options: RuntimeOptions) -> Inf
 
 
 def _torch(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
-    return TorchSession(package.manifest.torch, package.torch_state_dict_path, options)
+    return _open(package, "torch", options, [])
 
 
 _CANDIDATES: dict[str, Callable[[ModelPackage, RuntimeOptions], InferenceSession]] = {

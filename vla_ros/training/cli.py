@@ -4,6 +4,8 @@
     vla_train --episodes 40 --steps 200 --out /tmp/quick
     vla_train --dataset DATASET [DATASET ...] --out /tmp/tuned   # on recorded runs (vla_export_dataset)
     vla_train --init models/sim_act --dataset DATASET --lr 1e-4 --out /tmp/tuned   # fine-tune sim_act on them
+    vla_train --family flow                 # a flow-matching policy (with real-time chunking) into models/sim_flow
+    vla_train --family ar                   # an autoregressive action-token policy into models/sim_ar
 
 Seeded end to end (sim seeds, noise, weight init, batch order). Exit status: 0 = package written,
 2 = export parity failed (no vla.yaml written), 1 = other error.
@@ -24,14 +26,23 @@ import numpy as np
 from vla_ros.training.dataset import DemoConfig, DemoDataset, generate_demonstrations
 from vla_ros.training.trainer import TrainConfig, export_trained, load_initial_weights, train_policy
 
-DEFAULT_OUT = Path("models/sim_act")
+# family -> (default package folder and name, "module:function" that trains and exports it; None = this module's)
+FAMILIES = {
+    "film": ("sim_act", None),
+    "ar": ("sim_ar", "vla_ros.training.train_autoregressive:train_and_export"),
+    "flow": ("sim_flow", "vla_ros.training.train_flow:train_and_export"),
+}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     demo, train = DemoConfig(), TrainConfig()
     parser = argparse.ArgumentParser(prog="vla_train", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="package folder (default %(default)s)")
-    parser.add_argument("--name", default="sim_act", help="model name in the manifest")
+    parser.add_argument("--family", choices=sorted(FAMILIES), default="film",
+                        help="film: FiLM-CNN continuous chunks (sim_act); ar: autoregressive action tokens with a KV "
+                             "cache; flow: flow-matching chunks with real-time chunking (default %(default)s)")
+    parser.add_argument("--out", type=Path, default=None, help="package folder (default models/<name>)")
+    parser.add_argument("--name", default=None, help="model name in the manifest (default: sim_act, sim_ar or "
+                                                     "sim_flow after --family)")
     parser.add_argument("--episodes", type=int, default=demo.episodes, help="expert episodes (default %(default)s)")
     parser.add_argument("--data-seed", type=int, default=demo.seed, help="first sim seed (default %(default)s)")
     parser.add_argument("--image-size", type=int, nargs=2, default=list(demo.image_size), metavar=("H", "W"),
@@ -108,6 +119,12 @@ def load_datasets(folders: list[Path], horizon: int, model_period: float) -> Dem
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    default_name, trainer = FAMILIES[args.family]
+    args.name = args.name or default_name
+    args.out = args.out or Path("models") / args.name
+    if trainer is not None and args.init is not None:
+        print("vla_train: --init fine-tunes sim_act-style packages only (--family film)", file=sys.stderr)
+        return 1
     os.environ.setdefault("MUJOCO_GL", "egl")
     try:
         demo = DemoConfig(episodes=args.episodes, seed=args.data_seed, image_size=tuple(args.image_size),
@@ -135,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         config = dataclasses.replace(config, model_kwargs=init.model_kwargs)
         data_report["init"] = str(args.init)
     data_seconds = time.monotonic() - started
+    if trainer is not None:
+        return _train_family(trainer, args, config, data, demo)
     result = train_policy(data, config, demo, log=lambda line: print(line, flush=True), init=init)
     export = export_trained(result, demo, config, args.out, name=args.name,
                             extra_report={"data_seconds": round(data_seconds, 1), "samples": len(data),
@@ -149,6 +168,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"vla_train: wrote {args.out} ({size / 1e6:.2f} MB) in {total / 60:.1f} min "
           f"(data {data_seconds:.0f} s, training {result.seconds:.0f} s, {result.steps_done} steps)")
+    return 0
+
+
+def _train_family(trainer: str, args: argparse.Namespace, config: TrainConfig, data: DemoDataset,
+                  demo: DemoConfig) -> int:
+    """The multi-graph families train and export through their own module (same data, same exit codes)."""
+    import importlib
+
+    module_name, _, function = trainer.partition(":")
+    train_and_export = getattr(importlib.import_module(module_name), function)
+    written = train_and_export(data, demo, args.out, args.name, steps=config.steps, threads=config.threads,
+                               seed=config.seed, max_minutes=config.max_minutes,
+                               log=lambda line: print(line, flush=True))
+    if not written:
+        print(f"vla_train: export parity failed; no vla.yaml written in {args.out}", file=sys.stderr)
+        return 2
+    print(f"vla_train: wrote {args.out}")
     return 0
 
 

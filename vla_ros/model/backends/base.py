@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -17,3 +17,11 @@ class InferenceSession(Protocol):
     def run(self, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
         """Return the manifest's output tensor with its batch axis (e.g. [1, T, D])."""
         ...
+
+
+@runtime_checkable
+class StagedSession(Protocol):
+    """A session that runs several graphs per inference and reports each stage's time of its last run()
+    (e.g. prefill_ms, decode_per_token_ms, prefix_ms, denoise_per_step_ms)."""
+
+    timings_ms: Mapping[str, float]

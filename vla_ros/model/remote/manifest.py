@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from vla_ros.model.errors import ModelPackageError
-from vla_ros.model.manifest import _action, _Section, parse_header
+from vla_ros.model.manifest import _action, parse_header
+from vla_ros.model.manifest_reader import Section as _Section
 from vla_ros.model.manifest_types import (
     FORMAT_VERSION,
     MANIFEST_FILE,
