@@ -154,6 +154,8 @@ class ExecutionConfig:
     crossfade_s: float = 0.1
     trajectory_horizon_s: float = 0.5  # JTC: how much future we send as points
     trajectory_points: int = 5
+    # Experiments only: hold each chunk until the clock reaches its observation stamp + this (vla_bench delay).
+    injected_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
         _require(isinstance(self.control_rate_hz, (int, float)) and 1.0 <= self.control_rate_hz <= 1000.0,
@@ -165,6 +167,8 @@ class ExecutionConfig:
         _positive("execution.trajectory_horizon_s", self.trajectory_horizon_s)
         _require(isinstance(self.trajectory_points, int) and 1 <= self.trajectory_points <= 100,
                  "execution.trajectory_points", self.trajectory_points, "an integer in [1, 100]")
+        _require(isinstance(self.injected_delay_s, (int, float)) and 0.0 <= self.injected_delay_s <= 5.0,
+                 "execution.injected_delay_s", self.injected_delay_s, "a delay in [0, 5] s")
 
     @property
     def control_period(self) -> float:

@@ -29,6 +29,7 @@ from vla_ros.inputs.joint_state import JointStateError, JointStateReorderer
 from vla_ros.model import InputError, ModelPackage, PolicyUnavailable
 from vla_ros.pipeline.checks import check_model_matches_robot, check_plausible, command_dim_of_chunk
 from vla_ros.pipeline.inference_thread import InferenceThread, blank_observation
+from vla_ros.pipeline.injected_delay import InjectedDelay
 from vla_ros.pipeline.resume import ResumeRule
 from vla_ros.safety import DeadlineMonitor, SafetyDecision, SafetyInputs, SafetySupervisor, validate_chunk
 from vla_ros.safety import validate_instruction as clean_instruction
@@ -77,6 +78,7 @@ class Pipeline:
         self.joint_reorderer = JointStateReorderer(config.joint_names)
 
         self._lock = threading.Lock()
+        self.injected_delay = InjectedDelay(config.execution.injected_delay_s)
         self._inference = InferenceThread(lambda: self.run_inference_once(self._clock()), self.log)
         self._active = False
         self._estop = False
@@ -222,6 +224,7 @@ class Pipeline:
         self._inference.start(self.config.io_thread_priority if self.config.inference_process else 0)
 
     def deactivate(self) -> None:
+        self.injected_delay.clear()
         with self._lock:
             self._active = False
             self.scheduler.clear()
@@ -231,6 +234,8 @@ class Pipeline:
     # ----- inference -----
     def run_inference_once(self, now: float) -> bool:
         """Infer on the newest observation if there is a new one; returns whether the model ran."""
+        if self.injected_delay.busy():
+            return self.injected_delay.release_due(now)
         with self._lock:
             if not self._active or self._estop or self._instruction is None or self._inference_error:
                 return False
@@ -278,6 +283,11 @@ class Pipeline:
             return True
         inference_ms = (time.perf_counter() - started) * 1e3
         self._policy_unavailable = ""
+        if self.injected_delay.enabled:
+            self.injected_delay.hold(frame_set.stamp, lambda: self._accept_actions(
+                actions, frame_set, instruction, measured, inference_ms))
+            self.injected_delay.release_due(self._clock())
+            return True
         self._accept_actions(actions, frame_set, instruction, measured, inference_ms)
         return True
 
@@ -317,11 +327,13 @@ class Pipeline:
         self.deadlines.tick(now)
         if self.scheduler.observe_clock(now):
             self.log.warning("clock jumped backwards (simulation reset?): action queue cleared")
+            self.injected_delay.clear()
             self.frames.clear()
             with self._lock:
                 self._measured = None
                 self._state_stamp = None
                 self._last_chunk_time = None
+        self.injected_delay.release_due(now)
         with self._lock:
             running = self._instruction is not None and self._active and not self._estop
             sample = self.scheduler.sample(now) if running else None
