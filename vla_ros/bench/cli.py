@@ -11,6 +11,8 @@ Suites (one module each under vla_ros/bench/):
   recording  the rate suite's measurement with and without vla_record running
   remote     a remote policy (openpi's websocket server, loopback) vs the same model in the inference process
   fleet      1-8 robots against vla_serve (1 and 2 replicas, batching off and on): chunks/s, round trip, batches
+  delay      blending modes (rtc, latest, ensemble) under injected inference delays on the sim's clock: success,
+             step and jerk at chunk boundaries
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from vla_ros.bench.node_runs import large_frames_profile
 from vla_ros.bench.rate import PLACEMENTS
 
 SUITES = ("rate", "latency", "overhead", "backends", "soak", "fuzz", "competence", "recording", "remote",
-          "fleet")
+          "fleet", "delay")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="competence: sim speed against wall time (below 1 leaves CPU for other robots)")
     parser.add_argument("--passes", default="onnx,ablated,torch",
                         help="competence passes besides the remote one (onnx always runs)")
+    parser.add_argument("--delays", default="0,0.1,0.2,0.3", help="delay: injected inference delays, s")
+    parser.add_argument("--modes", default="rtc,latest,ensemble", help="delay: execution.blending modes to compare")
     parser.add_argument("--plot-dir", type=Path, default=None, help="write plots (rate, latency) into this folder")
     return parser
 
@@ -102,8 +106,16 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         from vla_ros.bench.fuzz import run_fuzz
 
         return run_fuzz(args.messages, args.model)
-    from vla_ros.bench.competence import run_competence_benchmark
     from vla_ros.sim.demo import DEFAULT_MODEL as DEFAULT_COMPETENCE_MODEL
+
+    if args.suite == "delay":
+        from vla_ros.bench.delay import run_delay
+
+        return run_delay(args.model or DEFAULT_COMPETENCE_MODEL, args.episodes,
+                         delays_s=tuple(float(d) for d in args.delays.split(",")),
+                         modes=tuple(args.modes.split(",")), plot_dir=args.plot_dir,
+                         log=None if args.json else lambda line: print(line, file=sys.stderr, flush=True))
+    from vla_ros.bench.competence import run_competence_benchmark
 
     passes = set(args.passes.split(","))
     return run_competence_benchmark(args.episodes, args.model or DEFAULT_COMPETENCE_MODEL,
