@@ -87,6 +87,12 @@ def test_when_options_come_from_a_manifest_expect_same_checks_as_the_command_lin
         ServeOptions.from_args({"model_path": "/m", "replicas": 0})
 
 
+def test_when_request_limit_exceeds_ray_proxy_frame_limit_expect_refusal_saying_why() -> None:
+    assert ServeOptions("/m", max_request_bytes=16 << 20).max_request_bytes == 16 << 20
+    with pytest.raises(ServeOptionsError, match=r"max_request_bytes=33554432: at most 16777216 \(Ray Serve's proxy"):
+        ServeOptions("/m", max_request_bytes=32 << 20)
+
+
 @pytest.mark.parametrize("name", ["sim_act", "act_example", "rt2_example"])
 def test_when_bundled_package_read_expect_dynamic_batch_axis_and_batched_parity(name: str) -> None:
     graph = onnx.load(str(REPO / "models" / name / "model.onnx"), load_external_data=False).graph

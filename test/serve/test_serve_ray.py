@@ -1,27 +1,36 @@
-"""vla_serve on a real local Ray (one instance for the module: 2 replicas, batching up to 4) against openpi's own
-client (openpi_client.websocket_client_policy): same actions as the model in process, batches across robots,
-/healthz, and a clean exit on SIGTERM."""
+"""vla_serve on a real local Ray (one instance for the module: 2 replicas, batching up to 4, an API key, a 128 KiB
+request limit) against openpi's own client (openpi_client.websocket_client_policy): same actions as the model in
+process, batches across robots, /healthz, the key and the request checks through Ray's proxy, and a clean exit on
+SIGTERM."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgpack
 import numpy as np
 import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
 
 from vla_ros.bench.fleet import start_vla_serve, stop_vla_serve
 from vla_ros.bench.remote import free_port
 from vla_ros.core.types import Observation
 from vla_ros.model import RuntimeOptions, create_policy, load_model_package
+from vla_ros.model.remote import codec
 
 pytest.importorskip("ray.serve", reason="pip install .[serve]")
 pytest.importorskip("openpi_client", reason="pip install --no-deps -r requirements-openpi.txt")
 
 SIM_ACT = Path(__file__).resolve().parents[2] / "models" / "sim_act"
+KEY = "fleet-key-for-the-ray-tests"
+MAX_REQUEST_BYTES = 128 * 1024
+AUTH = {"Authorization": f"Api-Key {KEY}"}
 
 
 class Server:
@@ -29,7 +38,8 @@ class Server:
         self.port = free_port()
         self.process: subprocess.Popen | None = start_vla_serve(
             SIM_ACT, self.port, "--replicas", "2", "--cpus-per-replica", "0.5", "--max-batch-size", "4",
-            "--batch-wait-ms", "20")
+            "--batch-wait-ms", "20", "--api-key-env", "VLA_SERVE_TEST_KEY", "--max-request-bytes",
+            str(MAX_REQUEST_BYTES), env={**os.environ, "VLA_SERVE_TEST_KEY": KEY})
 
     def stop(self) -> tuple[int, str]:
         assert self.process is not None
@@ -62,7 +72,7 @@ def test_when_openpi_client_asks_expect_the_actions_of_the_model_in_process(serv
 
     with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=5) as response:
         assert response.status == 200
-    client = WebsocketClientPolicy("127.0.0.1", server.port)
+    client = WebsocketClientPolicy("127.0.0.1", server.port, api_key=KEY)
     metadata = client.get_server_metadata()
     assert metadata["model"] == "sim_act" and metadata["horizon"] == 10 and metadata["replica_pid"] > 0
     for request in _requests(3, seed=1):
@@ -80,7 +90,7 @@ def test_when_robots_ask_at_once_expect_batches_with_the_actions_of_unbatched_ca
     barrier = threading.Barrier(robots)
 
     def robot(index: int) -> None:
-        client = WebsocketClientPolicy("127.0.0.1", server.port)
+        client = WebsocketClientPolicy("127.0.0.1", server.port, api_key=KEY)
         barrier.wait(30)
         replies[index] = [client.infer(request) for request in requests[index]]
 
@@ -94,6 +104,35 @@ def test_when_robots_ask_at_once_expect_batches_with_the_actions_of_unbatched_ca
     for robot_requests, robot_replies in zip(requests, replies):
         for request, reply in zip(robot_requests, robot_replies):
             np.testing.assert_allclose(reply["actions"], _local_actions(request), rtol=0, atol=1e-6)
+
+
+def test_when_key_is_wrong_or_missing_expect_ray_proxy_refuses_the_handshake(server: Server) -> None:
+    url = f"ws://127.0.0.1:{server.port}"
+    for headers in ({"Authorization": "Api-Key not-the-key"}, {}):
+        with pytest.raises(InvalidStatus) as refused:
+            with connect(url, additional_headers=headers, open_timeout=20):
+                pass
+        assert refused.value.response.status_code == 403
+
+
+def test_when_request_malformed_or_oversize_expect_text_frame_through_ray_and_only_that_connection_closed(
+        server: Server) -> None:
+    url = f"ws://127.0.0.1:{server.port}"
+    request = codec.pack(_requests(1, seed=5)[0])
+    with connect(url, additional_headers=AUTH, max_size=None, open_timeout=20) as good:
+        assert codec.unpack(good.recv(timeout=20))["model"] == "sim_act"
+        for bad_frame, complaint in ((b"\xc1 not msgpack", "bad request"),
+                                     (msgpack.packb({"prompt": "no image"}), "no 'observation/image'"),
+                                     (b"\x00" * (MAX_REQUEST_BYTES + 1), "over the server's limit")):
+            with connect(url, additional_headers=AUTH, max_size=None, open_timeout=20) as bad:
+                bad.recv(timeout=20)  # metadata
+                bad.send(bad_frame)
+                error = bad.recv(timeout=20)
+                assert isinstance(error, str) and complaint in error, error
+                with pytest.raises(ConnectionClosed):
+                    bad.recv(timeout=20)
+            good.send(request)  # the other robot's connection goes on
+            assert codec.unpack(good.recv(timeout=20))["actions"].shape == (10, 6)
 
 
 def test_when_sigterm_expect_ray_and_serve_shut_down_and_exit_status_0(server: Server) -> None:

@@ -10,6 +10,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 DEFAULT_MAX_REQUEST_BYTES = 8 << 20  # a DROID observation (two 224x224x3 images) is ~300 KB
+# Ray Serve's HTTP proxy (uvicorn) closes a websocket with 1009 on any frame above 16 MiB, before the service
+# could answer with its text-frame error: a larger limit would only look configurable (measured with Ray 2.60).
+RAY_PROXY_MAX_FRAME_BYTES = 16 << 20
 # Every connected robot holds one of a replica's ongoing requests for as long as its websocket is open.
 DEFAULT_MAX_ROBOTS_PER_REPLICA = 64
 
@@ -42,6 +45,9 @@ class ServeOptions:
             (self.gpus_per_replica >= 0.0, f"gpus_per_replica={self.gpus_per_replica}: not negative"),
             (self.cpus_per_replica > 0.0, f"cpus_per_replica={self.cpus_per_replica}: positive"),
             (self.max_request_bytes >= 1024, f"max_request_bytes={self.max_request_bytes}: at least 1024"),
+            (self.max_request_bytes <= RAY_PROXY_MAX_FRAME_BYTES,
+             f"max_request_bytes={self.max_request_bytes}: at most {RAY_PROXY_MAX_FRAME_BYTES} (Ray Serve's proxy "
+             "closes larger websocket frames itself, code 1009, without the service's error message)"),
             (self.max_robots_per_replica >= self.max_batch_size,
              f"max_robots_per_replica={self.max_robots_per_replica}: at least max_batch_size"),
             (self.intra_op_threads >= 1, f"intra_op_threads={self.intra_op_threads}: at least 1"),
