@@ -4,15 +4,14 @@ which checks the `Authorization: Api-Key` header and serves wss:// with a certif
 from __future__ import annotations
 
 import http
-import shutil
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tls_certificates import make_test_certificates
 from websockets.sync.server import Server, ServerConnection, serve
 
 from vla_ros.bench.remote import free_port, mirror_package
@@ -91,21 +90,7 @@ def test_when_key_is_wrong_or_missing_expect_refused_without_the_key_in_the_mess
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A CA and a server certificate for 127.0.0.1 signed by it, made with the openssl command."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make a CA")
-    folder = tmp_path_factory.mktemp("tls")
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
-            "-subj", "/CN=vla_ros test CA")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-            "-subj", "/CN=127.0.0.1")
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.pem", "-days", "1", "-extfile", "san.ext")
-    return {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
+    return make_test_certificates(tmp_path_factory.mktemp("tls"))
 
 
 def _tls_server(certificates: dict[str, Path]) -> ssl.SSLContext:

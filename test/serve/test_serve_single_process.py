@@ -3,8 +3,6 @@ replicas run the same PolicyService (test_serve_ray.py covers that path)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +11,7 @@ from pathlib import Path
 import msgpack
 import numpy as np
 import pytest
+from tls_certificates import make_test_certificates
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -100,21 +99,7 @@ def test_when_request_malformed_or_oversize_expect_text_frame_and_only_that_conn
 
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make a CA")
-    folder = tmp_path_factory.mktemp("tls")
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
-            "-subj", "/CN=vla_serve test CA")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-            "-subj", "/CN=127.0.0.1")
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.pem", "-days", "1", "-extfile", "san.ext")
-    return {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
+    return make_test_certificates(tmp_path_factory.mktemp("tls"))
 
 
 def test_when_served_with_certfile_expect_wss_verified_by_the_robot(start_server: Start, tmp_path: Path,

@@ -41,15 +41,16 @@ SERVER_START_TIMEOUT_S = 120.0
 
 
 def start_vla_serve(model: Path, port: int, *extra: str, timeout_s: float = SERVER_START_TIMEOUT_S,
-                    env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`vla_serve MODEL --port P ...` in its own process group, healthy when this returns. Its stderr goes to a
-    temporary file (Ray logs a lot; a pipe nobody reads would block it), returned by stop_vla_serve."""
+                    env: dict[str, str] | None = None, ca_file: Path | None = None) -> subprocess.Popen:
+    """`vla_serve MODEL --port P ...` in its own process group, healthy when this returns (checked over https
+    against `ca_file` when the server has a certificate). Its stderr goes to a temporary file (Ray logs a lot; a
+    pipe nobody reads would block it), returned by stop_vla_serve."""
     log = tempfile.TemporaryFile(mode="w+", prefix="vla_serve_")
     process = subprocess.Popen([sys.executable, "-m", "vla_ros.serve.cli", str(model), "--port", str(port),
                                 *extra], stdout=subprocess.DEVNULL, stderr=log, start_new_session=True, env=env)
     process.log = log  # type: ignore[attr-defined]
     try:
-        wait_healthy(port, timeout_s, process)
+        wait_healthy(port, timeout_s, process, ca_file)
     except Exception:
         stop_vla_serve(process, signal.SIGKILL)
         raise

@@ -171,13 +171,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_healthy(port: int, timeout_s: float = 60.0, process: subprocess.Popen | None = None) -> None:
+def wait_healthy(port: int, timeout_s: float = 60.0, process: subprocess.Popen | None = None,
+                 ca_file: Path | None = None) -> None:
+    """Until GET /healthz answers 200 (over https, verified against `ca_file`, when it is given)."""
+    import ssl
+
     deadline = time.monotonic() + timeout_s
+    context = None if ca_file is None else ssl.create_default_context(cafile=str(ca_file))
+    url = f"{'http' if ca_file is None else 'https'}://127.0.0.1:{port}/healthz"
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"the policy server exited with code {process.returncode}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1.0) as response:
+            with urllib.request.urlopen(url, timeout=1.0, context=context) as response:
                 if response.status == 200:
                     return
         except OSError:
