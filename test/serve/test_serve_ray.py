@@ -12,17 +12,16 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import msgpack
 import numpy as np
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from serve_requests import check_bad_requests_close_only_their_connection
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from vla_ros.bench.fleet import start_vla_serve, stop_vla_serve
 from vla_ros.bench.remote import free_port
 from vla_ros.core.types import Observation
 from vla_ros.model import RuntimeOptions, create_policy, load_model_package
-from vla_ros.model.remote import codec
 
 pytest.importorskip("ray.serve", reason="pip install .[serve]")
 pytest.importorskip("openpi_client", reason="pip install --no-deps -r requirements-openpi.txt")
@@ -117,22 +116,7 @@ def test_when_key_is_wrong_or_missing_expect_ray_proxy_refuses_the_handshake(ser
 
 def test_when_request_malformed_or_oversize_expect_text_frame_through_ray_and_only_that_connection_closed(
         server: Server) -> None:
-    url = f"ws://127.0.0.1:{server.port}"
-    request = codec.pack(_requests(1, seed=5)[0])
-    with connect(url, additional_headers=AUTH, max_size=None, open_timeout=20) as good:
-        assert codec.unpack(good.recv(timeout=20))["model"] == "sim_act"
-        for bad_frame, complaint in ((b"\xc1 not msgpack", "bad request"),
-                                     (msgpack.packb({"prompt": "no image"}), "no 'observation/image'"),
-                                     (b"\x00" * (MAX_REQUEST_BYTES + 1), "over the server's limit")):
-            with connect(url, additional_headers=AUTH, max_size=None, open_timeout=20) as bad:
-                bad.recv(timeout=20)  # metadata
-                bad.send(bad_frame)
-                error = bad.recv(timeout=20)
-                assert isinstance(error, str) and complaint in error, error
-                with pytest.raises(ConnectionClosed):
-                    bad.recv(timeout=20)
-            good.send(request)  # the other robot's connection goes on
-            assert codec.unpack(good.recv(timeout=20))["actions"].shape == (10, 6)
+    check_bad_requests_close_only_their_connection(f"ws://127.0.0.1:{server.port}", MAX_REQUEST_BYTES, AUTH)
 
 
 def test_when_sigterm_expect_ray_and_serve_shut_down_and_exit_status_0(server: Server) -> None:

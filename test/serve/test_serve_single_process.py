@@ -8,18 +8,15 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import msgpack
 import numpy as np
 import pytest
+from serve_requests import check_bad_requests_close_only_their_connection
 from tls_certificates import make_test_certificates
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
 from vla_ros.bench.remote import free_port, mirror_package
 from vla_ros.core.config import RemoteConfig
 from vla_ros.core.types import Observation
 from vla_ros.model import PolicyUnavailable, load_model_package
-from vla_ros.model.remote import codec
 from vla_ros.model.remote.policy import RemotePolicy
 from vla_ros.serve.direct import single_process_server
 from vla_ros.serve.options import ServeOptions
@@ -78,23 +75,7 @@ def test_when_api_key_required_expect_right_key_served_and_wrong_or_missing_key_
 def test_when_request_malformed_or_oversize_expect_text_frame_and_only_that_connection_closed(
         start_server: Start) -> None:
     port = start_server(max_request_bytes=64 * 1024)
-    url = f"ws://127.0.0.1:{port}"
-    with connect(url, max_size=None) as good:
-        assert codec.unpack(good.recv(timeout=10))["model"] == "sim_act"
-        request = codec.pack({"observation/image": np.zeros((96, 96, 3), np.uint8),
-                              "observation/state": np.zeros(6), "prompt": "touch the red cube"})
-        for bad_frame, complaint in ((b"\xc1 not msgpack", "bad request"),
-                                     (msgpack.packb({"prompt": "no image"}), "no 'observation/image'"),
-                                     (b"\x00" * (80 * 1024), "over the server's limit")):
-            with connect(url, max_size=None) as bad:
-                bad.recv(timeout=10)  # metadata
-                bad.send(bad_frame)
-                error = bad.recv(timeout=10)
-                assert isinstance(error, str) and complaint in error, error
-                with pytest.raises(ConnectionClosed):
-                    bad.recv(timeout=10)
-            good.send(request)  # the other robot's connection goes on
-            assert codec.unpack(good.recv(timeout=10))["actions"].shape == (10, 6)
+    check_bad_requests_close_only_their_connection(f"ws://127.0.0.1:{port}", 64 * 1024)
 
 
 @pytest.fixture(scope="module")
