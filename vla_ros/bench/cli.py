@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                         "`local` starts openpi's server here serving the model)")
     parser.add_argument("--real-time-factor", type=float, default=1.0,
                         help="competence: sim speed against wall time (below 1 leaves CPU for other robots)")
+    parser.add_argument("--node-param", action="append", default=[], metavar="NAME=VALUE",
+                        help="competence: a vla_node parameter for every pass (YAML value), e.g. "
+                             "control_thread_priority=0 where several robots share a small machine; repeatable")
     parser.add_argument("--passes", default="onnx,ablated,torch",
                         help="competence passes besides the remote one (onnx always runs)")
     parser.add_argument("--delays", default="0,0.1,0.2,0.3", help="delay: injected inference delays, s")
@@ -120,7 +123,21 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     passes = set(args.passes.split(","))
     return run_competence_benchmark(args.episodes, args.model or DEFAULT_COMPETENCE_MODEL,
                                     include_torch="torch" in passes, include_ablated="ablated" in passes,
-                                    remote_url=args.remote, real_time_factor=args.real_time_factor)["results"]
+                                    remote_url=args.remote, real_time_factor=args.real_time_factor,
+                                    node_overrides=_node_params(args.node_param))["results"]
+
+
+def _node_params(items: list[str]) -> dict[str, Any]:
+    """NAME=VALUE pairs, each value read as YAML (0 -> int, [1, 2] -> list, text -> str)."""
+    import yaml
+
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"vla_bench: --node-param {item!r}: expected NAME=VALUE")
+        params[name] = yaml.safe_load(value)
+    return params
 
 
 def _use_large_frames_profile() -> None:

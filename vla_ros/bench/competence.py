@@ -40,7 +40,7 @@ def _pass_summary(run: DemoRun) -> dict[str, Any]:
 
 
 def _remote_pass(model: Path, remote_url: str, episodes: int, first_seed: int, real_time_factor: float,
-                 log: Callable[[str], None]) -> DemoRun:
+                 log: Callable[[str], None], node_overrides: dict[str, Any]) -> DemoRun:
     """The episodes through a policy server: `remote_url`, or `local` for openpi's server started here."""
     from vla_ros.bench.remote import free_port, mirror_package, start_server
 
@@ -53,7 +53,7 @@ def _remote_pass(model: Path, remote_url: str, episodes: int, first_seed: int, r
         remote_dir = mirror_package(model, Path(tmp) / "remote", remote_url)
         try:
             return run_episodes(remote_dir, episodes, first_seed, "remote", False, real_time_factor,
-                                capture_frames=False, log=log)
+                                capture_frames=False, log=log, node_overrides=node_overrides)
         finally:
             if server is not None:
                 server.kill()
@@ -63,30 +63,34 @@ def _remote_pass(model: Path, remote_url: str, episodes: int, first_seed: int, r
 def run_competence_benchmark(episodes: int = 50, model: Path | str = DEFAULT_MODEL, first_seed: int = 1,
                              real_time_factor: float = 1.0, include_torch: bool = True,
                              log: Callable[[str], None] | None = None, remote_url: str | None = None,
-                             include_ablated: bool = True) -> dict[str, Any]:
+                             include_ablated: bool = True,
+                             node_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """{"suite": "competence", "machine": {...}, "results": {...}} (docs/interface.md bench JSON shape).
 
-    log: progress lines (default: none, so `--json` output stays one object on stdout).
+    log: progress lines (default: none, so `--json` output stays one object on stdout). node_overrides: vla_node
+    parameters for every pass (e.g. normal scheduling where several robots share one small machine).
     """
     if episodes < 1:
         raise ValueError(f"episodes={episodes}: expected >= 1")
     quiet: Callable[[str], None] = log or (lambda _line: None)
     passes = {"onnx": run_episodes(Path(model), episodes, first_seed, "onnxruntime", False, real_time_factor,
-                                   capture_frames=False, log=quiet)}
+                                   capture_frames=False, log=quiet, node_overrides=node_overrides)}
     if include_ablated:
         passes["ablated"] = run_episodes(Path(model), episodes, first_seed, "onnxruntime", True,
-                                         real_time_factor, capture_frames=False, log=quiet)
+                                         real_time_factor, capture_frames=False, log=quiet,
+                                         node_overrides=node_overrides)
     if include_torch:
         passes["torch"] = run_episodes(Path(model), episodes, first_seed, "torch", False, real_time_factor,
-                                       capture_frames=False, log=quiet)
+                                       capture_frames=False, log=quiet, node_overrides=node_overrides)
     if remote_url:
-        passes["remote"] = _remote_pass(Path(model), remote_url, episodes, first_seed, real_time_factor, quiet)
+        passes["remote"] = _remote_pass(Path(model), remote_url, episodes, first_seed, real_time_factor, quiet,
+                                        node_overrides or {})
     summaries = {name: _pass_summary(run) for name, run in passes.items()}
     success = summaries["onnx"]["success_rate"]
     ablated = summaries["ablated"]["success_rate"] if include_ablated else None
     results: dict[str, Any] = {
         "model": passes["onnx"].model, "episodes": episodes, "first_seed": first_seed,
-        "real_time_factor": real_time_factor, "passes": summaries,
+        "real_time_factor": real_time_factor, "node_overrides": node_overrides or {}, "passes": summaries,
         "success_rate": success, "ablated_success_rate": ablated,
         "targets": {"success_min": TARGET_SUCCESS, "ablated_max": TARGET_ABLATED_MAX,
                     "onnx_vs_torch_max_gap_points": TARGET_BACKEND_GAP_POINTS},

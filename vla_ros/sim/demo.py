@@ -209,12 +209,12 @@ def _check_alive(processes: dict[str, Any]) -> None:
 def run_episodes(package_dir: Path, episodes: int, first_seed: int = 1, backend: str = "auto",
                  shuffle_instructions: bool = False, real_time_factor: float = 1.0, capture_frames: bool = True,
                  log: Callable[[str], None] = print, startup_timeout: float = 90.0,
-                 episode_time_limit: float | None = None) -> DemoRun:
+                 episode_time_limit: float | None = None, node_overrides: dict[str, Any] | None = None) -> DemoRun:
     """Start vla_sim + vla_node, run `episodes` episodes with sim seeds first_seed .. first_seed+episodes-1.
 
     shuffle_instructions: each episode gets the instruction of the next seed's episode (rotated), the
     language-ablated control of the competence benchmark. episode_time_limit: sim seconds per episode
-    (None: config/sim.yaml's vla_sim value).
+    (None: config/sim.yaml's vla_sim value). node_overrides: vla_node parameters over the shipped files'.
     """
     import rclpy
 
@@ -244,7 +244,7 @@ def run_episodes(package_dir: Path, episodes: int, first_seed: int = 1, backend:
         overrides["episode_time_limit"] = float(episode_time_limit)
     sim_params = node_parameters("vla_sim", overrides)
     node_params = node_parameters("vla_node", {"model_path": str(package_dir), "backend": backend,
-                                               "use_sim_time": True, "autostart": True})
+                                               "use_sim_time": True, "autostart": True, **(node_overrides or {})})
     time_limit = float(sim_params.get("episode_time_limit", 12.0))
     env = {"FASTDDS_BUILTIN_TRANSPORTS": os.environ.get("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA"),
            "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONUNBUFFERED": "1"}
