@@ -117,6 +117,10 @@ class Observation:
     stamp: float
     instruction: str
     state: np.ndarray | None = None
+    # Real-time chunking: the actions [d, D] (robot units, row 0 due at `stamp`, one row per model period) that
+    # the robot executes anyway while this observation is inferred. A policy trained for it returns a chunk that
+    # starts with exactly these rows and continues from them; any other policy ignores them.
+    frozen_actions: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -107,3 +107,30 @@ class ActionDecoder:
         if self.action.gripper is not None:
             actions = apply_gripper(actions, self.action.gripper)
         return np.ascontiguousarray(actions, dtype=np.float64)
+
+
+def normalize(values: np.ndarray, norm: Normalization) -> np.ndarray:
+    """unnormalize's inverse."""
+    if norm.kind is NormalizationKind.NONE:
+        return values
+    assert norm.mask is not None
+    if norm.kind is NormalizationKind.MEAN_STD:
+        assert norm.mean is not None and norm.std is not None
+        model = (values - norm.mean) / norm.std
+    else:
+        assert norm.low is not None and norm.high is not None
+        model = 2.0 * (values - norm.low) / (norm.high - norm.low) - 1.0
+    return np.where(norm.mask, model, values)
+
+
+def encode_actions(actions: np.ndarray, action: ActionSpec) -> np.ndarray:
+    """Robot-unit actions [d, D] back into the model's space (apply_gripper's and unnormalize's inverses), for
+    policies that take actions as input (a real-time-chunking prefix). A binarized gripper comes back at the
+    model's open or closed value."""
+    out = np.asarray(actions, dtype=np.float64).copy()
+    gripper = action.gripper
+    if gripper is not None:
+        fraction = (out[:, gripper.index] - gripper.robot_closed) / (gripper.robot_open - gripper.robot_closed)
+        out[:, gripper.index] = gripper.model_closed + np.clip(fraction, 0.0, 1.0) * (
+            gripper.model_open - gripper.model_closed)
+    return normalize(out, action.normalization)

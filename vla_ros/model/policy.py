@@ -7,8 +7,8 @@ import time
 import numpy as np
 
 from vla_ros.core.types import Observation
-from vla_ros.model.backends.base import InferenceSession, StagedSession
-from vla_ros.model.decoding import ActionDecoder
+from vla_ros.model.backends.base import InferenceSession, PrefixConditionedSession, StagedSession
+from vla_ros.model.decoding import ActionDecoder, encode_actions
 from vla_ros.model.errors import InputError
 from vla_ros.model.language import InstructionEncoder
 from vla_ros.model.package import ModelPackage
@@ -52,7 +52,8 @@ class ModelPolicy:
         t0 = time.perf_counter()
         feeds = self.preprocess(obs)
         t1 = time.perf_counter()
-        raw = self.session.run(feeds)
+        frozen = self._frozen_prefix(obs)
+        raw = self.session.run(feeds) if frozen is None else self.session.run_with_prefix(feeds, frozen)
         t2 = time.perf_counter()
         actions = self._decode(raw)
         t3 = time.perf_counter()
@@ -61,6 +62,21 @@ class ModelPolicy:
         if isinstance(self.session, StagedSession):
             self.timings_ms.update(self.session.timings_ms)
         return actions
+
+    @property
+    def max_frozen_steps(self) -> int:
+        """How many leading actions of a chunk this model can take as given (real-time chunking); 0 = none."""
+        return self.session.max_frozen_steps if isinstance(self.session, PrefixConditionedSession) else 0
+
+    def _frozen_prefix(self, obs: Observation) -> np.ndarray | None:
+        if obs.frozen_actions is None or self.max_frozen_steps == 0 or len(obs.frozen_actions) == 0:
+            return None
+        frozen = np.asarray(obs.frozen_actions, dtype=np.float64)
+        if frozen.ndim != 2 or frozen.shape[1] != self.package.action_dim or not np.all(np.isfinite(frozen)):
+            raise InputError(f"frozen_actions: expected finite [d, {self.package.action_dim}] actions, got shape "
+                             f"{frozen.shape}")
+        frozen = frozen[: self.max_frozen_steps]
+        return encode_actions(frozen, self.package.manifest.action).astype(np.float32)
 
     def reset(self) -> None:
         """The bundled models are stateless per frame; the instruction cache is keyed by text, so it stays valid."""

@@ -41,8 +41,11 @@ def _needs_onnx(package: ModelPackage, backend: str) -> None:
                                  f"and package '{package.name}' only ships a torch module")
 
 
-def _open(package: ModelPackage, backend: str, options: RuntimeOptions, providers: list[str]) -> InferenceSession:
-    """One session of `backend` ("tensorrt" | "onnxruntime" | "torch"); multi-graph kinds open their own."""
+def open_session(package: ModelPackage, backend: str, options: RuntimeOptions,
+                 providers: list[str]) -> InferenceSession:
+    """One session of `backend` ("tensorrt" | "onnxruntime" | "torch") on exactly `providers` (onnxruntime), no
+    fallback: what `auto` tries in turn, and what the export's parity check compares. Multi-graph kinds open
+    their own kind of session."""
     kind = package.manifest.outputs.kind
     if kind.graph_roles:
         if kind is OutputKind.AUTOREGRESSIVE_TOKENS:
@@ -60,7 +63,7 @@ def _open(package: ModelPackage, backend: str, options: RuntimeOptions, provider
 
 def _tensorrt(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
     _needs_onnx(package, "tensorrt")
-    return _open(package, "tensorrt", options, [])
+    return open_session(package, "tensorrt", options, [])
 
 
 def _onnxruntime_gpu(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
@@ -69,19 +72,19 @@ def _onnxruntime_gpu(package: ModelPackage, options: RuntimeOptions) -> Inferenc
     if not any(p != CPU_PROVIDER for p in providers):
         raise BackendUnavailable("onnxruntime has no CUDA/TensorRT execution provider here (CPU-only onnxruntime; "
                                  "GPU machines: pip install onnxruntime-gpu)")
-    return _open(package, "onnxruntime", options,
+    return open_session(package, "onnxruntime", options,
                  [*providers, CPU_PROVIDER] if CPU_PROVIDER not in providers else providers)
 
 
 def _onnxruntime_cpu(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
     _needs_onnx(package, "onnxruntime")
-    return _open(package, "onnxruntime", options, [CPU_PROVIDER])
+    return open_session(package, "onnxruntime", options, [CPU_PROVIDER])
 
 
 def _onnxruntime_explicit(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
     if options.providers:
         _needs_onnx(package, "onnxruntime")
-        return _open(package, "onnxruntime", options, list(options.providers))
+        return open_session(package, "onnxruntime", options, list(options.providers))
     try:
         return _onnxruntime_gpu(package, options)
     except BackendUnavailable:
@@ -89,7 +92,7 @@ def _onnxruntime_explicit(package: ModelPackage, options: RuntimeOptions) -> Inf
 
 
 def _torch(package: ModelPackage, options: RuntimeOptions) -> InferenceSession:
-    return _open(package, "torch", options, [])
+    return open_session(package, "torch", options, [])
 
 
 _CANDIDATES: dict[str, Callable[[ModelPackage, RuntimeOptions], InferenceSession]] = {

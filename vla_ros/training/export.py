@@ -33,14 +33,17 @@ import yaml
 
 from vla_ros.core.types import Observation
 from vla_ros.model.backends.base import InferenceSession
-from vla_ros.model.backends.onnxruntime_backend import CPU_PROVIDER, OnnxRuntimeSession
-from vla_ros.model.backends.torch_backend import TorchSession, build_torch_module
+from vla_ros.model.backends.onnxruntime_backend import CPU_PROVIDER
+from vla_ros.model.backends.torch_backend import build_torch_module
 from vla_ros.model.decoding import ActionDecoder
 from vla_ros.model.errors import BackendUnavailable, ModelPackageError
 from vla_ros.model.manifest import MANIFEST_FILE, Manifest, parse_manifest
+from vla_ros.model.manifest_types import OutputKind
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.package import ModelPackage, sha256_file
 from vla_ros.model.policy import ModelPolicy
+from vla_ros.model.runtime import open_session
+from vla_ros.training.export_graphs import export_graphs
 
 _LOG = logging.getLogger("vla_ros.training.export")
 
@@ -223,9 +226,11 @@ def export_package(draft: Mapping[str, Any], out_dir: Path, *, module: Any = Non
     if samples < 1:
         raise ValueError(f"samples={samples}: expected >= 1")
     manifest = parse_manifest(draft, draft=True)
-    if manifest.torch is None or manifest.onnx is None:
-        raise ModelPackageError("export needs a draft with both weights.torch (the source module) and "
-                                "weights.onnx (the file to write)")
+    multi_graph = bool(manifest.outputs.kind.graph_roles)
+    if manifest.torch is None or (manifest.onnx is None and not multi_graph) or (
+            multi_graph and not manifest.onnx_graphs):
+        raise ModelPackageError("export needs a draft with both weights.torch (the source module) and the ONNX "
+                                "file(s) to write (weights.onnx, or weights.onnx_graphs for multi-graph kinds)")
     if manifest.torch.state_dict is None:
         raise ModelPackageError("weights.torch.state_dict: export needs a state_dict file name to write")
     out_dir = Path(out_dir)
@@ -257,24 +262,26 @@ def export_package(draft: Mapping[str, Any], out_dir: Path, *, module: Any = Non
             shutil.copyfile(src, dst)
         _set_sha(language["tokenizer"], dst)
 
-    onnx_path = out_dir / manifest.onnx.file
-    export_onnx(module, manifest, onnx_path)
-    _set_sha(weights["onnx"], onnx_path)
+    if multi_graph:
+        for role, path in export_graphs(module, manifest, out_dir).items():
+            _set_sha(weights["onnx_graphs"][role], path)
+    else:
+        assert manifest.onnx is not None
+        onnx_path = out_dir / manifest.onnx.file
+        export_onnx(module, manifest, onnx_path)
+        _set_sha(weights["onnx"], onnx_path)
 
     package = ModelPackage(parse_manifest(final), out_dir.resolve())  # full validation incl. the ONNX signature
-    reference = ModelPolicy(package, TorchSession(package.manifest.torch, package.torch_state_dict_path, options))
+    reference = ModelPolicy(package, open_session(package, "torch", options, []))
     observations = random_observations(package.manifest, samples, seed)
     result = ExportResult(out_dir=out_dir, manifest_written=False)
 
     candidates: list[tuple[InferenceSession, ParityThresholds]] = [
-        (OnnxRuntimeSession(onnx_path, package.manifest.outputs.tensor, options, [CPU_PROVIDER]),
-         thresholds or FP32_THRESHOLDS)]
+        (open_session(package, "onnxruntime", options, [CPU_PROVIDER]), thresholds or FP32_THRESHOLDS)]
     if tensorrt != "off":
         try:
-            from vla_ros.model.backends.tensorrt_backend import TensorRTSession
-
             trt_options = RuntimeOptions(**{**asdict(options), "trt_fp16": fp16})
-            trt = TensorRTSession(onnx_path, package.manifest, package.onnx_sha256, trt_options, package.root)
+            trt = open_session(package, "tensorrt", trt_options, [])
             candidates.append((trt, thresholds or (FP16_THRESHOLDS if fp16 else FP32_THRESHOLDS)))
         except BackendUnavailable as exc:
             if tensorrt == "on":
@@ -285,7 +292,14 @@ def export_package(draft: Mapping[str, Any], out_dir: Path, *, module: Any = Non
     for session, limits in candidates:
         result.parity.append(compare_policies(reference, ModelPolicy(package, session), observations, limits))
     onnxruntime_session, limits = candidates[0]
-    result.parity.append(compare_batched(reference, ModelPolicy(package, onnxruntime_session), observations, limits))
+    if package.manifest.outputs.kind is not OutputKind.AUTOREGRESSIVE_TOKENS:  # greedy decoding runs per robot
+        result.parity.append(compare_batched(reference, ModelPolicy(package, onnxruntime_session), observations,
+                                             limits))
+    if package.manifest.outputs.flow is not None and package.manifest.outputs.flow.rtc is not None:
+        from vla_ros.training.export_parity import compare_frozen_prefix  # it imports this module
+
+        result.parity.append(compare_frozen_prefix(reference, ModelPolicy(package, onnxruntime_session),
+                                                   observations, limits))
 
     (out_dir / REPORT_FILE).write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
     if not result.passed:

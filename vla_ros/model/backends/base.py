@@ -25,3 +25,14 @@ class StagedSession(Protocol):
     (e.g. prefill_ms, decode_per_token_ms, prefix_ms, denoise_per_step_ms)."""
 
     timings_ms: Mapping[str, float]
+
+
+@runtime_checkable
+class PrefixConditionedSession(Protocol):
+    """A session that can keep the first rows of its chunk as given (real-time chunking, flow_matching)."""
+
+    max_frozen_steps: int  # 0: the package was not trained for it
+
+    def run_with_prefix(self, feeds: Mapping[str, np.ndarray], frozen: np.ndarray | None) -> np.ndarray:
+        """run(feeds), with `frozen` [d, D] (model space) as the chunk's first d rows."""
+        ...
