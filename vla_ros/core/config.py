@@ -142,6 +142,9 @@ class RemoteConfig:
 class Blending(str, Enum):
     ENSEMBLE = "ensemble"  # ACT temporal ensembling: exponential weights over overlapping chunks
     LATEST = "latest"  # the newest chunk wins, cross-faded in over crossfade_s
+    # Real-time chunking: the newest chunk wins at once. The model was given the actions that run while it
+    # infers (Observation.frozen_actions) and continues from them, so there is nothing to fade.
+    RTC = "rtc"
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ class ExecutionConfig:
         _require(isinstance(self.control_rate_hz, (int, float)) and 1.0 <= self.control_rate_hz <= 1000.0,
                  "control_rate_hz", self.control_rate_hz, "a rate in [1, 1000] Hz")
         _require(isinstance(self.blending, Blending), "execution.blending", self.blending,
-                 "'ensemble' or 'latest'")
+                 "'ensemble', 'latest' or 'rtc'")
         _non_negative("execution.ensemble_decay", self.ensemble_decay)
         _non_negative("execution.crossfade_s", self.crossfade_s)
         _positive("execution.trajectory_horizon_s", self.trajectory_horizon_s)
@@ -173,6 +176,11 @@ class ExecutionConfig:
     @property
     def control_period(self) -> float:
         return 1.0 / self.control_rate_hz
+
+    @property
+    def effective_crossfade_s(self) -> float:
+        """The crossfade the newest-chunk-wins modes apply: none under real-time chunking."""
+        return 0.0 if self.blending is Blending.RTC else self.crossfade_s
 
 
 @dataclass(frozen=True)

@@ -266,9 +266,9 @@ class ChunkScheduler:
         if not queue:
             return
         before = len(queue)
-        if self.config.blending is Blending.LATEST:
+        if self.config.blending is not Blending.ENSEMBLE:
             # Everything older than the newest fully faded-in chunk has weight zero from now on.
-            crossfade = self.config.crossfade_s
+            crossfade = self.config.effective_crossfade_s
             for i in range(len(queue) - 1, 0, -1):
                 if queue[i].arrival + crossfade <= now + _TIME_EPS:
                     del queue[:i]
@@ -281,9 +281,9 @@ class ChunkScheduler:
         self._counters["chunks_dropped"] += before - len(queue)
 
     def _evaluate(self, chunks: tuple[_ScheduledChunk, ...], t: float) -> np.ndarray | None:
-        if self.config.blending is Blending.LATEST:
-            return self._evaluate_latest(chunks, t)
-        return self._evaluate_ensemble(chunks, t)
+        if self.config.blending is Blending.ENSEMBLE:
+            return self._evaluate_ensemble(chunks, t)
+        return self._evaluate_latest(chunks, t)
 
     def _evaluate_ensemble(self, chunks: tuple[_ScheduledChunk, ...], t: float) -> np.ndarray | None:
         total: np.ndarray | None = None
@@ -306,7 +306,7 @@ class ChunkScheduler:
         # value_n = w_n * chunk_n + (1 - w_n) * value_{n-1}, w_n ramping 0 -> 1 over crossfade_s from arrival.
         # Each term is continuous in t (ended chunks hold their last position / give zero rate), so the
         # blend is too: a tick-to-tick step is at most the chunks' own slope plus disagreement * dt / crossfade.
-        crossfade = self.config.crossfade_s
+        crossfade = self.config.effective_crossfade_s
         value: np.ndarray | None = None
         covered = False
         for chunk in chunks:

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vla_ros.core.config import JointLimits
+from vla_ros.core.config import Blending, JointLimits
 from vla_ros.core.parameters import NodeConfig
 from vla_ros.core.types import ActionSemantics
 from vla_ros.execution.synthesis import check_compatible
 from vla_ros.inputs.joint_state import JointStateError
 from vla_ros.model import ModelPackage
+from vla_ros.pipeline.real_time_chunking import FrozenPrefixPlanner
 
 # A measured position this far beyond a limit cannot be real (a robot overshoots its soft limits by far less).
 MEASURED_LIMIT_TOLERANCE = 0.5
@@ -41,6 +42,23 @@ def check_model_matches_robot(config: NodeConfig, package: ModelPackage) -> None
     if missing:
         raise PipelineError(f"model {package.name!r} needs cameras {missing}; configured cameras are "
                             f"{configured} (parameter 'cameras')")
+
+
+def real_time_chunking_planner(config: NodeConfig, package: ModelPackage) -> FrozenPrefixPlanner | None:
+    """The frozen-prefix planner for `execution.blending: rtc`, which needs a package trained for it."""
+    if config.execution.blending is not Blending.RTC:
+        return None
+    flow = package.manifest.outputs.flow
+    if flow is None or flow.rtc is None:
+        raise PipelineError(f"execution.blending=rtc needs a package trained for real-time chunking (a "
+                            f"flow_matching package with outputs.flow.rtc); model {package.name!r} is "
+                            f"{package.manifest.outputs.kind.value}{' without rtc' if flow is not None else ''}: "
+                            "use blending latest or ensemble")
+    if package.semantics is not ActionSemantics.JOINT_POSITION:
+        raise PipelineError(f"execution.blending=rtc: model {package.name!r} has semantics "
+                            f"{package.semantics.value}; real-time chunking here freezes absolute joint targets "
+                            "(joint_position)")
+    return FrozenPrefixPlanner(flow.rtc.max_delay_steps, package.control_period)
 
 
 def command_dim_of_chunk(package: ModelPackage) -> int:

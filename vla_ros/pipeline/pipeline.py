@@ -27,7 +27,12 @@ from vla_ros.execution.synthesis import CommandSynthesizer
 from vla_ros.inputs.frames import Frame, FrameStore
 from vla_ros.inputs.joint_state import JointStateError, JointStateReorderer
 from vla_ros.model import InputError, ModelPackage, PolicyUnavailable
-from vla_ros.pipeline.checks import check_model_matches_robot, check_plausible, command_dim_of_chunk
+from vla_ros.pipeline.checks import (
+    check_model_matches_robot,
+    check_plausible,
+    command_dim_of_chunk,
+    real_time_chunking_planner,
+)
 from vla_ros.pipeline.inference_thread import InferenceThread, blank_observation
 from vla_ros.pipeline.injected_delay import InjectedDelay
 from vla_ros.pipeline.resume import ResumeRule
@@ -79,6 +84,7 @@ class Pipeline:
 
         self._lock = threading.Lock()
         self.injected_delay = InjectedDelay(config.execution.injected_delay_s)
+        self.rtc = real_time_chunking_planner(config, package)
         self._inference = InferenceThread(lambda: self.run_inference_once(self._clock()), self.log)
         self._active = False
         self._estop = False
@@ -166,6 +172,8 @@ class Pipeline:
             self.supervisor.new_instruction()  # clears a latched invalid-action hold, blends in again
         # Queued actions of the old instruction go at once, and the old chunks' ids can no longer enter.
         self.scheduler.set_instruction(instruction_id)
+        if self.rtc is not None:
+            self.rtc.clear()  # the new instruction's first chunk starts from the measured state
         self._last_chunk_time = None
         # The policy is reset by the inference thread before its next inference, never under its feet.
         self._policy_needs_reset = True
@@ -259,7 +267,8 @@ class Pipeline:
             return False
         self._last_inferred = key
         observation = Observation({name: f.image for name, f in frame_set.frames.items()}, frame_set.stamp,
-                                  instruction.text, measured)
+                                  instruction.text, measured,
+                                  None if self.rtc is None else self.rtc.frozen_for(frame_set.stamp))
         started = time.perf_counter()
         try:
             actions = self.policy.infer(observation)
@@ -309,6 +318,8 @@ class Pipeline:
                 return  # the instruction changed while the model ran: this chunk belongs to the old one
             result = self.scheduler.add(chunk, now)
             if result.accepted:
+                if self.rtc is not None:
+                    self.rtc.on_chunk(np.asarray(actions, dtype=float), frame_set.stamp, now)
                 self._last_chunk_time = now
                 self.inference_count += 1
                 received = max(f.received for f in frame_set.frames.values())
@@ -328,6 +339,8 @@ class Pipeline:
         if self.scheduler.observe_clock(now):
             self.log.warning("clock jumped backwards (simulation reset?): action queue cleared")
             self.injected_delay.clear()
+            if self.rtc is not None:
+                self.rtc.clear()
             self.frames.clear()
             with self._lock:
                 self._measured = None

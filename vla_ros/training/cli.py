@@ -64,6 +64,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="fine-tune the torch weights of a package written by vla_train (e.g. models/sim_act) "
                              "instead of training from scratch; its normalization is kept, and its image size, "
                              "horizon and control period must match the data's")
+    parser.add_argument("--data-cache", type=Path, default=None, metavar="FILE.npz",
+                        help="reuse the generated demonstrations in FILE.npz, or generate and save them there "
+                             "(the file must come from the same --episodes/--data-seed/--image-size/--horizon)")
     parser.add_argument("--max-minutes", type=float, default=train.max_minutes,
                         help="training time budget; stops early past it (default %(default)s)")
     return parser.parse_args(argv)
@@ -81,9 +84,15 @@ def load_data(args: argparse.Namespace, demo: DemoConfig, progress) -> tuple[Dem
         print(f"vla_train: {len(data)} samples from {len(data.instructions)} recorded episode(s) in "
               f"{len(args.dataset)} dataset(s)", flush=True)
         return data, demo, {"datasets": [str(d) for d in args.dataset]}
+    if args.data_cache is not None and args.data_cache.is_file():
+        data = DemoDataset.load(args.data_cache)
+        print(f"vla_train: {len(data)} samples from {args.data_cache}", flush=True)
+        return data, demo, {"expert_success_rate": data.expert_success_rate, "data_cache": str(args.data_cache)}
     print(f"vla_train: generating {demo.episodes} expert episodes at {demo.image_size[1]}x{demo.image_size[0]} px",
           flush=True)
     data = generate_demonstrations(demo, progress)
+    if args.data_cache is not None:
+        data.save(args.data_cache)
     print(f"vla_train: {len(data)} samples, expert success {data.expert_success_rate:.1%}", flush=True)
     return data, demo, {"expert_success_rate": data.expert_success_rate}
 

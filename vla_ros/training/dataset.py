@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -77,6 +78,23 @@ class DemoDataset:
     @property
     def expert_success_rate(self) -> float:
         return float(np.mean(self.successes)) if len(self.successes) else 0.0
+
+    def save(self, path: Path) -> None:
+        """One .npz (no pickle), so several trainings can share one generation of the demonstrations."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial.npz")
+        np.savez(partial, images=self.images, tokens=self.tokens, states=self.states, targets=self.targets,
+                 episode=self.episode, task_names=np.array(self.task_names), instructions=np.array(self.instructions),
+                 successes=self.successes)
+        partial.replace(path)  # a reader never sees a half-written file
+
+    @classmethod
+    def load(cls, path: Path) -> DemoDataset:
+        with np.load(path, allow_pickle=False) as arrays:
+            return cls(images=arrays["images"], tokens=arrays["tokens"], states=arrays["states"],
+                       targets=arrays["targets"], episode=arrays["episode"],
+                       task_names=[str(t) for t in arrays["task_names"]],
+                       instructions=[str(t) for t in arrays["instructions"]], successes=arrays["successes"])
 
 
 def encode_instruction(text: str, length: int) -> np.ndarray:
