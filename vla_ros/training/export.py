@@ -8,6 +8,8 @@ Parity compares the decoded actions (robot units, [T, D]) of the full policy pat
 same decoding) between torch eager and each exported backend, over N random observations:
     max_abs = max |a_backend - a_torch|,  cosine = <a_b, a_t> / (|a_b| |a_t|) over all samples flattened.
 Defaults: FP32 cosine >= 0.999 and max_abs <= 1e-3; FP16 (TensorRT --fp16) cosine >= 0.999 and max_abs <= 1e-2.
+autoregressive_tokens packages must also decode the very same token ids; flow_matching packages are compared
+from the same seeded noise, with and without a frozen real-time-chunking prefix (export_parity.py).
 
 The ONNX graph has a dynamic batch axis (axis 0 of every input and of the output; vla_node feeds batch 1,
 vla_serve stacks the observations of several robots). Parity therefore also runs the onnxruntime graph once on
@@ -290,7 +292,12 @@ def export_package(draft: Mapping[str, Any], out_dir: Path, *, module: Any = Non
             _LOG.info("export: no TensorRT engine: %s", exc)
 
     for session, limits in candidates:
-        result.parity.append(compare_policies(reference, ModelPolicy(package, session), observations, limits))
+        parity = compare_policies(reference, ModelPolicy(package, session), observations, limits)
+        if package.manifest.outputs.kind is OutputKind.AUTOREGRESSIVE_TOKENS:
+            # Greedy decoding must pick the very same tokens: one different token is a different action, and
+            # every later token is conditioned on it. raw_max_abs compares the token ids themselves.
+            parity.passed = parity.passed and parity.raw_max_abs == 0.0
+        result.parity.append(parity)
     onnxruntime_session, limits = candidates[0]
     if package.manifest.outputs.kind is not OutputKind.AUTOREGRESSIVE_TOKENS:  # greedy decoding runs per robot
         result.parity.append(compare_batched(reference, ModelPolicy(package, onnxruntime_session), observations,
