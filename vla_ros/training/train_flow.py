@@ -9,8 +9,6 @@ max_delay_steps clean actions (flow_matching_loss).
 from __future__ import annotations
 
 import json
-import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +20,7 @@ import torch
 from vla_ros.training.dataset import DemoConfig, DemoDataset
 from vla_ros.training.export import export_package
 from vla_ros.training.families.flow_matching import FlowMatchingPolicy, flow_matching_loss
+from vla_ros.training.family_trainer import fit
 from vla_ros.training.flow_package import flow_draft
 from vla_ros.training.trainer import MIN_STATE_STD, count_parameters, images_to_tensor
 
@@ -46,7 +45,6 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
     """Train, export to out_dir; True when parity passed and vla.yaml was written."""
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     stats = _stats(data)
     state_mean, state_std = np.asarray(stats["state_mean"]), np.asarray(stats["state_std"])
@@ -57,40 +55,15 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
     kwargs = {"image_size": [int(s) for s in demo.image_size], "horizon": demo.horizon, "action_dim": 6,
               "state_dim": 6, **MODEL_KWARGS}
     module = FlowMatchingPolicy(**kwargs)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=LEARNING_RATE, weight_decay=1e-4)
-    log(f"train flow: {len(data)} samples, {count_parameters(module)} parameters, {steps} steps of {BATCH_SIZE}")
 
-    def learning_rate(step: int) -> float:  # linear warm-up, then cosine decay to 5 %
-        if step < WARMUP_STEPS:
-            return LEARNING_RATE * (step + 1) / WARMUP_STEPS
-        progress = (step - WARMUP_STEPS) / max(1, steps - WARMUP_STEPS)
-        return LEARNING_RATE * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-    started, running, losses, done = time.monotonic(), 0.0, [], 0
-    module.train()
-    for step in range(steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step)
-        rows = rng.integers(0, len(data), BATCH_SIZE)
+    def loss_of_rows(rows: np.ndarray) -> torch.Tensor:
         index = torch.from_numpy(rows)
-        loss = flow_matching_loss(module, images_to_tensor(data.images[rows]), tokens[index], states[index],
+        return flow_matching_loss(module, images_to_tensor(data.images[rows]), tokens[index], states[index],
                                   actions[index], generator)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
-        optimizer.step()
-        running += loss.item()
-        done = step + 1
-        if done % 100 == 0 or done == steps:
-            elapsed = time.monotonic() - started
-            losses.append((done, running / (100 if done % 100 == 0 else done % 100)))
-            log(f"train flow: step {done}/{steps} loss {losses[-1][1]:.4f} {done / elapsed:.1f} steps/s")
-            running = 0.0
-        if time.monotonic() - started > max_minutes * 60:
-            log(f"train flow: stopped at step {done}: the {max_minutes:g} min budget is spent")
-            break
-    module.eval()
-    seconds = time.monotonic() - started
+
+    done, seconds, losses = fit(module, loss_of_rows, len(data), steps=steps, batch_size=BATCH_SIZE,
+                                learning_rate=LEARNING_RATE, warmup_steps=WARMUP_STEPS, seed=seed,
+                                max_minutes=max_minutes, log=log, label="flow")
     draft = flow_draft(name, "pi0-shaped flow-matching VLA (FiLM-CNN keypoint prefix + transformer action expert, "
                        "10 Euler steps, training-time real-time chunking) trained by vla_train --family flow on the "
                        "embedded sim's scripted-expert demonstrations; absolute targets for joint_1..joint_6",

@@ -1,0 +1,51 @@
+"""The training loop the multi-graph families share (AdamW, warm-up then cosine decay, a time budget)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from vla_ros.training.trainer import count_parameters
+
+LossFn = Callable[[np.ndarray], torch.Tensor]  # sample rows -> the batch's loss
+
+
+def fit(module: torch.nn.Module, loss_of_rows: LossFn, samples: int, *, steps: int, batch_size: int,
+        learning_rate: float, warmup_steps: int, seed: int, max_minutes: float, log: Callable[[str], None],
+        label: str) -> tuple[int, float, list[tuple[int, float]]]:
+    """Train in place; returns (steps done, seconds, [(step, mean loss of the last 100 steps)])."""
+    rng = np.random.default_rng(seed)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=learning_rate, weight_decay=1e-4)
+
+    def rate(step: int) -> float:
+        if step < warmup_steps:
+            return learning_rate * (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, steps - warmup_steps)
+        return learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+    log(f"train {label}: {samples} samples, {count_parameters(module)} parameters, {steps} steps of {batch_size}")
+    started, running, count, losses, done = time.monotonic(), 0.0, 0, [], 0
+    module.train()
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = rate(step)
+        loss = loss_of_rows(rng.integers(0, samples, batch_size))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+        optimizer.step()
+        running, count, done = running + loss.item(), count + 1, step + 1
+        if done % 100 == 0 or done == steps:
+            losses.append((done, running / count))
+            log(f"train {label}: step {done}/{steps} loss {running / count:.4f} "
+                f"{done / (time.monotonic() - started):.1f} steps/s")
+            running, count = 0.0, 0
+        if time.monotonic() - started > max_minutes * 60:
+            log(f"train {label}: stopped at step {done}: the {max_minutes:g} min budget is spent")
+            break
+    module.eval()
+    return done, time.monotonic() - started, losses
