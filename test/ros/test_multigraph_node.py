@@ -47,3 +47,5 @@ def test_when_multigraph_package_runs_in_vla_node_expect_commands_and_stage_timi
         tmp_path: Path, build: Callable[[Path], Path], params: dict, timings: set[str]) -> None:
     status = _run_node(build(tmp_path / "package"), timings, **params)
     assert status["backend"] == "onnxruntime"
+    if params.get("execution.blending") == "rtc":  # the frozen actions reached the model in its own process
+        assert status["timings_ms"]["frozen_steps"] >= 1, status["timings_ms"]

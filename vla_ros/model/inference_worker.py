@@ -62,7 +62,7 @@ def _receive_observation(connection: Connection, header: dict, shared: SharedIma
             images[name] = np.frombuffer(connection.recv_bytes(), dtype=np.dtype(dtype)).reshape(shape)
         else:
             images[name] = shared.view(tuple(location), shape, np.dtype(dtype))
-    return Observation(images, header["stamp"], header["instruction"], header["state"])
+    return Observation(images, header["stamp"], header["instruction"], header["state"], header.get("frozen_actions"))
 
 
 def serve(connection: Connection) -> None:

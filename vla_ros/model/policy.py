@@ -61,6 +61,8 @@ class ModelPolicy:
                            "postprocess": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
         if isinstance(self.session, StagedSession):
             self.timings_ms.update(self.session.timings_ms)
+        if self.max_frozen_steps:
+            self.timings_ms["frozen_steps"] = 0.0 if frozen is None else float(len(frozen))
         return actions
 
     @property

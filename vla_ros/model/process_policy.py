@@ -174,6 +174,7 @@ class ProcessPolicy:
         # Pixels go through shared memory: one memcpy here instead of pushing ~1 MB per frame through the socket
         # in buffer-sized pieces (2-3 ms of process ping-pong on the 2-core benchmark machine).
         header = {"op": "infer", "stamp": obs.stamp, "instruction": obs.instruction, "state": obs.state,
+                  "frozen_actions": obs.frozen_actions,
                   "images": [(name, image.shape, image.dtype.str, self._slots.put(name, image))
                              for name, image in images.items()]}
         try:
