@@ -3,6 +3,7 @@ replicas run the same PolicyService (test_serve_ray.py covers that path)."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -10,16 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from serve_requests import check_bad_requests_close_only_their_connection
+from serve_requests import SIM_ACT_REQUEST, check_bad_requests_close_only_their_connection
 from tls_certificates import make_test_certificates
+from websockets.sync.client import connect
 
 from vla_ros.bench.remote import free_port, mirror_package
 from vla_ros.core.config import RemoteConfig
 from vla_ros.core.types import Observation
 from vla_ros.model import PolicyUnavailable, load_model_package
+from vla_ros.model.remote import codec
 from vla_ros.model.remote.policy import RemotePolicy
 from vla_ros.serve.direct import single_process_server
 from vla_ros.serve.options import ServeOptions
+from vla_ros.training.flow_package import build_flow_example
 
 SIM_ACT = Path(__file__).resolve().parents[2] / "models" / "sim_act"
 KEY = "s3cret-fleet-key"
@@ -32,9 +36,9 @@ Start = Callable[..., int]
 def start_server() -> Iterator[Start]:
     servers = []
 
-    def start(certfile: str = "", keyfile: str = "", **options: object) -> int:
+    def start(certfile: str = "", keyfile: str = "", model: Path = SIM_ACT, **options: object) -> int:
         port = free_port()
-        server = single_process_server(ServeOptions(model_path=str(SIM_ACT), **options), "127.0.0.1", port,
+        server = single_process_server(ServeOptions(model_path=str(model), **options), "127.0.0.1", port,
                                        certfile, keyfile)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
         thread = threading.Thread(target=server.run, daemon=True)
@@ -89,3 +93,23 @@ def test_when_served_with_certfile_expect_wss_verified_by_the_robot(start_server
     policy = _remote(tmp_path, f"wss://127.0.0.1:{port}", ca_file=str(certificates["ca"]))
     assert policy.infer(OBS).shape == (10, 6)
     policy.close()
+
+
+def test_when_robot_sends_frozen_actions_to_a_flow_server_expect_chunk_starting_with_them(
+        start_server: Start, tmp_path: Path) -> None:
+    """Real-time chunking through a stateless server: the prefix travels with the request."""
+    flow = build_flow_example(tmp_path / "flow", seed=5, action_scale=0.2)
+    port = start_server(model=flow)
+    remote_dir = mirror_package(flow, tmp_path / "remote", f"ws://127.0.0.1:{port}")
+    policy = RemotePolicy(load_model_package(remote_dir))
+    assert policy.max_frozen_steps == 5 and policy.server_metadata["max_frozen_steps"] == 5
+    plain = policy.infer(OBS)
+    frozen = plain[2:5] + 0.03
+    chunk = policy.infer(dataclasses.replace(OBS, frozen_actions=frozen))
+    np.testing.assert_allclose(chunk[:3], frozen, atol=1e-5)
+    policy.close()
+    with connect(f"ws://127.0.0.1:{port}", max_size=None) as bad:
+        bad.recv(timeout=10)
+        bad.send(codec.pack({**SIM_ACT_REQUEST, "frozen_actions": np.full((2, 6), np.nan)}))
+        error = bad.recv(timeout=10)
+        assert isinstance(error, str) and "frozen_actions" in error, error

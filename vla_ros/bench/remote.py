@@ -43,7 +43,7 @@ WARMUP = 5
 
 def write_remote_package(out_dir: Path, *, name: str, url: str, cameras: list[dict[str, Any]],
                          state_keys: list[dict[str, Any]] | None, horizon: int, action_dim: int, semantics: str,
-                         control_period_s: float, state_dtype: str = "float64") -> Path:
+                         control_period_s: float, state_dtype: str = "float64", max_frozen_steps: int = 0) -> Path:
     """A remote vla.yaml (no normalization, no gripper mapping: the server answers in robot units)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -52,7 +52,8 @@ def write_remote_package(out_dir: Path, *, name: str, url: str, cameras: list[di
         "remote": {"url": url, "cameras": cameras,
                    "state": None if state_keys is None else {"dtype": state_dtype, "keys": state_keys},
                    "prompt_key": "prompt",
-                   "actions": {"key": "actions", "horizon": horizon, "action_dim": action_dim}},
+                   "actions": {"key": "actions", "horizon": horizon, "action_dim": action_dim,
+                               "max_frozen_steps": max_frozen_steps}},
         "action": {"semantics": semantics, "normalization": {"kind": "none"}, "gripper": None},
         "control_period_s": control_period_s,
     }
@@ -69,9 +70,11 @@ def mirror_package(local_dir: Path, out_dir: Path, url: str, *, image_size: tupl
                 "size": list(image_size or cam.size), "resize": resize, "layout": "hwc", "dtype": "uint8"}
                for i, cam in enumerate(local.manifest.cameras)]
     state = None if local.state_dim is None else [{"key": "observation/state", "dim": local.state_dim}]
+    flow = local.manifest.outputs.flow
     return write_remote_package(out_dir, name=f"remote_{local.name}", url=url, cameras=cameras, state_keys=state,
                                 horizon=local.horizon, action_dim=local.action_dim,
-                                semantics=local.semantics.value, control_period_s=local.control_period)
+                                semantics=local.semantics.value, control_period_s=local.control_period,
+                                max_frozen_steps=0 if flow is None or flow.rtc is None else flow.rtc.max_delay_steps)
 
 
 def droid_layout_package(local_dir: Path, out_dir: Path, url: str) -> Path:

@@ -48,17 +48,25 @@ def real_time_chunking_planner(config: NodeConfig, package: ModelPackage) -> Fro
     """The frozen-prefix planner for `execution.blending: rtc`, which needs a package trained for it."""
     if config.execution.blending is not Blending.RTC:
         return None
-    flow = package.manifest.outputs.flow
-    if flow is None or flow.rtc is None:
-        raise PipelineError(f"execution.blending=rtc needs a package trained for real-time chunking (a "
-                            f"flow_matching package with outputs.flow.rtc); model {package.name!r} is "
-                            f"{package.manifest.outputs.kind.value}{' without rtc' if flow is not None else ''}: "
-                            "use blending latest or ensemble")
+    remote = package.manifest.remote
+    if remote is not None:
+        if not remote.actions.max_frozen_steps:
+            raise PipelineError(f"execution.blending=rtc: the policy server of {package.name!r} takes no frozen "
+                                "actions (remote.actions.max_frozen_steps is 0): use blending latest or ensemble")
+        max_steps = remote.actions.max_frozen_steps
+    else:
+        flow = package.manifest.outputs.flow
+        if flow is None or flow.rtc is None:
+            raise PipelineError(f"execution.blending=rtc needs a package trained for real-time chunking (a "
+                                f"flow_matching package with outputs.flow.rtc); model {package.name!r} is "
+                                f"{package.manifest.outputs.kind.value}"
+                                f"{' without rtc' if flow is not None else ''}: use blending latest or ensemble")
+        max_steps = flow.rtc.max_delay_steps
     if package.semantics is not ActionSemantics.JOINT_POSITION:
         raise PipelineError(f"execution.blending=rtc: model {package.name!r} has semantics "
                             f"{package.semantics.value}; real-time chunking here freezes absolute joint targets "
                             "(joint_position)")
-    return FrozenPrefixPlanner(flow.rtc.max_delay_steps, package.control_period)
+    return FrozenPrefixPlanner(max_steps, package.control_period)
 
 
 def command_dim_of_chunk(package: ModelPackage) -> int:

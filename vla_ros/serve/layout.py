@@ -22,6 +22,7 @@ from vla_ros.core.types import Observation
 from vla_ros.model import ModelPackageError, load_model_package
 from vla_ros.model.package import ModelPackage
 from vla_ros.model.remote.spec import (
+    FROZEN_ACTIONS_KEY,
     KeyPath,
     RemoteActions,
     RemoteCamera,
@@ -124,4 +125,17 @@ def observation_from_request(spec: RemoteSpec, camera_names: tuple[str, ...] | l
         prompt = _lookup(request, spec.prompt_key)
         if not isinstance(prompt, str):
             raise RequestError(f"'{key_text(spec.prompt_key)}': expected a string, got {type(prompt).__name__}")
-    return Observation(images, 0.0, prompt, state)
+    return Observation(images, 0.0, prompt, state, _frozen_actions(request, spec.actions.action_dim))
+
+
+def _frozen_actions(request: dict, action_dim: int) -> np.ndarray | None:
+    """The robot's real-time-chunking prefix, when it sent one: finite [d, action_dim] in reply units."""
+    value = request.get(FROZEN_ACTIONS_KEY)
+    if value is None:
+        return None
+    frozen = np.asarray(value)
+    if frozen.ndim != 2 or frozen.shape[1] != action_dim or frozen.shape[0] > 64 or not np.issubdtype(
+            frozen.dtype, np.number) or not np.all(np.isfinite(frozen)):
+        raise RequestError(f"'{FROZEN_ACTIONS_KEY}': expected finite [d, {action_dim}] actions (d <= 64), got "
+                           f"{frozen.dtype} {list(frozen.shape)}")
+    return frozen.astype(np.float64)

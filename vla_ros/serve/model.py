@@ -57,7 +57,7 @@ class ServedModel:
         """What a robot receives on connect (openpi's servers send their policy metadata)."""
         return {"model": self.package.name, "backend": self.selection.name, "horizon": self.package.horizon,
                 "action_dim": self.package.action_dim, "control_period_s": self.package.control_period,
-                "cameras": list(self.package.camera_names)}
+                "cameras": list(self.package.camera_names), "max_frozen_steps": self.policy.max_frozen_steps}
 
     def observation(self, request: object) -> Observation:
         return observation_from_request(self.layout, self.package.camera_names, request)
@@ -68,6 +68,13 @@ class ServedModel:
         feeds: list[dict[str, np.ndarray]] = []
         rows: list[int] = []
         for index, obs in enumerate(observations):
+            if obs.frozen_actions is not None and self.policy.max_frozen_steps:
+                # A real-time-chunking request conditions its own denoising: it runs alone, not in the batch.
+                try:
+                    results.append(self.policy.infer(obs))
+                except Exception as error:  # this robot's request only
+                    results.append(error)
+                continue
             try:
                 feeds.append(self.policy.preprocess(obs))
                 rows.append(index)

@@ -103,9 +103,12 @@ def _actions(sec: _Section) -> RemoteActions:
     key = sec.string("key")
     horizon = sec.integer("horizon", minimum=1)
     action_dim = sec.integer("action_dim", minimum=1)
+    frozen = sec.integer("max_frozen_steps", minimum=0, optional=True) or 0
     sec.finish()
     assert key is not None and horizon is not None and action_dim is not None
-    return RemoteActions(key, horizon, action_dim)
+    if frozen >= horizon:
+        raise sec.error("max_frozen_steps", f"fewer steps than the chunk (horizon {horizon})", frozen)
+    return RemoteActions(key, horizon, action_dim, frozen)
 
 
 def _remote(sec: _Section) -> RemoteSpec:

@@ -15,6 +15,7 @@ shape or dtype, NaN or inf) raises RemoteReplyError, an InvalidModelOutput: a mo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ import numpy as np
 
 from vla_ros.core.config import RemoteConfig
 from vla_ros.core.types import Observation
-from vla_ros.model.decoding import ActionDecoder
+from vla_ros.model.decoding import ActionDecoder, encode_actions
 from vla_ros.model.errors import ModelPackageError, PolicyUnavailable
 from vla_ros.model.package import ModelPackage
 from vla_ros.model.remote import codec
@@ -152,8 +153,17 @@ class RemotePolicy:
         return actions, float(infer_ms) if isinstance(infer_ms, (int, float)) else None
 
     # ----- Policy -----
+    @property
+    def max_frozen_steps(self) -> int:
+        """Leading actions the server takes as given (real-time chunking), from the package's remote.actions."""
+        return self.spec.actions.max_frozen_steps
+
     def _infer(self, obs: Observation, timeout: float) -> np.ndarray:
         t0 = time.perf_counter()
+        if obs.frozen_actions is not None and self.max_frozen_steps:
+            # Sent in the units of the server's replies: this package's decoding, inverted.
+            obs = dataclasses.replace(obs, frozen_actions=encode_actions(obs.frozen_actions,
+                                                                         self.package.manifest.action))
         frame = codec.pack(build_request(self.spec, obs))
         t1 = time.perf_counter()
         self._ensure_connected()

@@ -14,7 +14,15 @@ from PIL import Image
 
 from vla_ros.core.types import Observation
 from vla_ros.model.errors import InputError
-from vla_ros.model.remote.spec import KeyPath, RemoteCamera, RemoteLayout, RemoteResize, RemoteSpec, key_text
+from vla_ros.model.remote.spec import (
+    FROZEN_ACTIONS_KEY,
+    KeyPath,
+    RemoteCamera,
+    RemoteLayout,
+    RemoteResize,
+    RemoteSpec,
+    key_text,
+)
 
 
 def resize_with_pad(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -85,6 +93,9 @@ def build_request(spec: RemoteSpec, obs: Observation) -> dict[str, Any]:
         if not isinstance(obs.instruction, str):
             raise InputError(f"instruction must be a string, got {type(obs.instruction).__name__}")
         _put(request, spec.prompt_key, obs.instruction)
+    if spec.actions.max_frozen_steps and obs.frozen_actions is not None and len(obs.frozen_actions):
+        request[FROZEN_ACTIONS_KEY] = np.asarray(obs.frozen_actions[: spec.actions.max_frozen_steps],
+                                                 dtype=np.float64)
     return request
 
 

@@ -59,6 +59,12 @@ class RemoteActions:
     key: str
     horizon: int  # H: the server must reply [H, D]
     action_dim: int  # D
+    # Real-time chunking: the server takes up to this many leading actions as given, sent under
+    # FROZEN_ACTIONS_KEY in the units of its replies (vla_serve with a flow_matching package); 0 = it does not.
+    max_frozen_steps: int = 0
+
+
+FROZEN_ACTIONS_KEY = "frozen_actions"
 
 
 @dataclass(frozen=True)
