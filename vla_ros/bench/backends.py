@@ -40,17 +40,43 @@ def _candidates(options: RuntimeOptions) -> list[tuple[str, str, RuntimeOptions]
     return found
 
 
-def _time_policy(policy: ModelPolicy, observations: list, iterations: int) -> tuple[list[float], list[float]]:
+# Per-stage times the multi-graph sessions report (vla_ros/model/{autoregressive,flow}).
+STAGES = ("prefill_ms", "decode_token_ms", "prefix_ms", "denoise_step_ms")
+
+
+def _time_policy(policy: ModelPolicy, observations: list, iterations: int
+                 ) -> tuple[list[float], list[float], dict[str, list[float]]]:
     end_to_end, model_only = [], []
-    for i in range(WARMUP + iterations):
+    stages: dict[str, list[float]] = {}
+    for i in range(min(WARMUP, iterations) + iterations):
         obs = observations[i % len(observations)]
         t0 = time.perf_counter()
         policy.infer(obs)
         elapsed = (time.perf_counter() - t0) * 1e3
-        if i >= WARMUP:
+        if i >= min(WARMUP, iterations):
             end_to_end.append(elapsed)
             model_only.append(policy.timings_ms["inference"])
-    return end_to_end, model_only
+            for stage in STAGES:
+                if stage in policy.timings_ms:
+                    stages.setdefault(stage, []).append(policy.timings_ms[stage])
+    return end_to_end, model_only, stages
+
+
+def _rss_mib() -> float:
+    """This process's resident memory (Linux /proc; 0 elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def _weights_mib(package: ModelPackage) -> float:
+    files = [*package.graph_paths.values()]
+    files += [p for p in (package.onnx_path, package.torch_state_dict_path) if p is not None]
+    return sum(f.stat().st_size for f in files) / 2**20
 
 
 def run_backends_benchmark(package_dir: Path | None, iterations: int, *,
@@ -70,20 +96,27 @@ def run_backends_benchmark(package_dir: Path | None, iterations: int, *,
 
 def _benchmark(package: ModelPackage, iterations: int, options: RuntimeOptions) -> dict[str, Any]:
     observations = random_observations(package.manifest, 8, seed=1)
-    results: dict[str, Any] = {"model": package.name, "horizon": package.horizon, "action_dim": package.action_dim,
+    results: dict[str, Any] = {"model": package.name, "kind": package.manifest.outputs.kind.value,
+                               "horizon": package.horizon, "action_dim": package.action_dim,
+                               "weights_mib": round(_weights_mib(package), 1),
                                "backends": {}, "ratio": {}, "parity": {}, "skipped": {}}
     reference: list[np.ndarray] | None = None
     p50: dict[str, float] = {}
     for key, backend, opts in _candidates(options):
+        rss_before = _rss_mib()
         try:
             policy, selection = create_policy(package, backend, opts)
         except (BackendUnavailable, ModelPackageError) as exc:
             results["skipped"][key] = str(exc)
             continue
         actions = [policy.infer(obs) for obs in observations]
-        end_to_end, model_only = _time_policy(policy, observations, iterations)
+        # Resident memory the loaded model and one inference's buffers added to this process.
+        model_memory_mib = round(_rss_mib() - rss_before, 1)
+        end_to_end, model_only, stages = _time_policy(policy, observations, iterations)
         results["backends"][key] = {"providers": selection.providers, "end_to_end": timing_stats(end_to_end),
-                                    "inference": timing_stats(model_only)}
+                                    "inference": timing_stats(model_only), "model_memory_mib": model_memory_mib,
+                                    "stages": {name: timing_stats(values) for name, values in stages.items()}}
+        del policy  # the next backend's memory is measured from here
         p50[key] = results["backends"][key]["inference"]["p50_ms"]
         if key == "torch":
             reference = actions

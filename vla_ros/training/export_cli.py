@@ -2,6 +2,7 @@
 
     vla_export DRAFT.yaml --out models/my_model [--source-dir DIR] [--samples 16] [--tensorrt auto|on|off] [--fp16]
     vla_export --example act|rt2 --out models/act_example [--horizon 10 --joints 6 --seed 0]
+    vla_export --example ar|flow|ar_300m|flow_300m --out /tmp/flow_300m   # multi-graph kinds, random weights
 
 DRAFT.yaml is a vla.yaml whose sha256 values may be left out; weights.torch names the module class, its
 constructor kwargs and the state_dict file (in --source-dir, default the draft's folder). The manifest is
@@ -26,7 +27,9 @@ from vla_ros.training.export import FP16_THRESHOLDS, FP32_THRESHOLDS, ExportResu
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vla_export", description=__doc__.split("\n\n")[0])
     p.add_argument("draft", nargs="?", type=Path, help="draft vla.yaml (sha256 values may be absent)")
-    p.add_argument("--example", choices=("act", "rt2"), help="build a seeded example model instead of a draft")
+    p.add_argument("--example", choices=("act", "rt2", "ar", "flow", "ar_300m", "flow_300m"),
+                   help="build a seeded example model instead of a draft (ar/flow: the multi-graph kinds, small; "
+                        "*_300m: their ~300M-parameter configurations, random weights, for benchmarks)")
     p.add_argument("--out", type=Path, required=True, help="package directory to write")
     p.add_argument("--source-dir", type=Path, help="where the draft's state_dict/tokenizer live (default: its folder)")
     p.add_argument("--samples", type=int, default=16, help="random observations for the parity report")
@@ -63,6 +66,21 @@ def main(argv: list[str] | None = None) -> int:
                                       else defaults.min_cosine,
                                       max_abs=args.max_abs if args.max_abs is not None else defaults.max_abs)
     try:
+        if args.example in ("ar", "flow", "ar_300m", "flow_300m"):
+            from vla_ros.training.scale_configs import SCALE_CONFIGS, build_scale_package
+
+            if args.example in SCALE_CONFIGS:
+                build_scale_package(args.example, args.out, seed=args.seed)
+            elif args.example == "ar":
+                from vla_ros.training.ar_package import build_ar_example
+
+                build_ar_example(args.out, seed=args.seed, horizon=args.horizon)
+            else:
+                from vla_ros.training.flow_package import build_flow_example
+
+                build_flow_example(args.out, seed=args.seed, horizon=args.horizon)
+            print(f"vla_export: wrote {args.out} (parity report: {Path(args.out) / 'export_report.json'})")
+            return 0
         if args.example:
             import torch
 

@@ -69,14 +69,14 @@ class ArTokensPolicy(nn.Module):
     def __init__(self, image_size: Sequence[int] = (96, 96), state_dim: int = 6, action_dim: int = 6,
                  horizon: int = 10, vocab_size: int = BYTE_TOKENS, pad_id: int = 0, n_bins: int = 256,
                  channels: int = 32, language_width: int = 64, width: int = 128, prefix_tokens: int = 4,
-                 prefix_layers: int = 0, layers: int = 3, heads: int = 4) -> None:
+                 prefix_layers: int = 0, layers: int = 3, heads: int = 4, prefix_expand: str = "linear") -> None:
         super().__init__()
         self.horizon, self.action_dim, self.n_bins = horizon, action_dim, n_bins
         self.token_offset = BYTE_TOKENS
         self.vocab = BYTE_TOKENS + n_bins
         self.prefix_tokens = prefix_tokens
         self.prefix_encoder = KeypointPrefix(image_size, state_dim, vocab_size, pad_id, channels, language_width,
-                                             width, prefix_tokens, prefix_layers, heads)
+                                             width, prefix_tokens, prefix_layers, heads, prefix_expand)
         self.embed = nn.Embedding(self.vocab, width)
         self.position = nn.Embedding(prefix_tokens + horizon * action_dim, width)
         self.layers = nn.ModuleList(DecoderLayer(width, heads) for _ in range(layers))

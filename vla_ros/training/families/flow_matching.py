@@ -40,14 +40,15 @@ class FlowMatchingPolicy(nn.Module):
     def __init__(self, image_size: Sequence[int] = (96, 96), state_dim: int = 6, action_dim: int = 6,
                  horizon: int = 10, vocab_size: int = 256, pad_id: int = 0, channels: int = 32,
                  language_width: int = 64, width: int = 128, context_tokens: int = 4, prefix_layers: int = 0,
-                 expert_layers: int = 3, heads: int = 4, max_delay_steps: int = 5) -> None:
+                 expert_layers: int = 3, heads: int = 4, max_delay_steps: int = 5,
+                 prefix_expand: str = "linear") -> None:
         super().__init__()
         if not 0 < max_delay_steps < horizon:
             raise ValueError(f"max_delay_steps={max_delay_steps}: expected 1 .. horizon - 1 = {horizon - 1}")
         self.horizon, self.action_dim, self.width = horizon, action_dim, width
         self.max_delay_steps = max_delay_steps
         self.prefix_encoder = KeypointPrefix(image_size, state_dim, vocab_size, pad_id, channels, language_width,
-                                             width, context_tokens, prefix_layers, heads)
+                                             width, context_tokens, prefix_layers, heads, prefix_expand)
         self.action_in = nn.Linear(action_dim, width)
         self.time_in = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, width))
         self.step_position = nn.Parameter(torch.randn(1, horizon, width) * 0.02)

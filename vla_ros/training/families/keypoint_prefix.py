@@ -21,7 +21,8 @@ class KeypointPrefix(nn.Module):
     """Image + instruction + normalized state -> `tokens` context tokens [B, tokens, width] (sim_act's encoder)."""
 
     def __init__(self, image_size: Sequence[int], state_dim: int, vocab_size: int, pad_id: int, channels: int,
-                 language_width: int, width: int, tokens: int, layers: int, heads: int) -> None:
+                 language_width: int, width: int, tokens: int, layers: int, heads: int,
+                 expand: str = "linear") -> None:
         super().__init__()
         h, w = int(image_size[0]), int(image_size[1])
         if h % 4 or w % 4:
@@ -36,8 +37,15 @@ class KeypointPrefix(nn.Module):
         self.conv4 = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
         self.film = nn.Linear(language_width, 4 * channels)
         self.keypoints = SpatialSoftArgmax(h // 4, w // 4)
+        if expand not in ("linear", "position"):
+            raise ValueError(f"expand={expand!r}: expected 'linear' or 'position'")
+        # linear: one projection per token (few tokens, the trained models); position: one fused vector told
+        # apart per token by the position embedding, so hundreds of tokens cost no projection weights (the
+        # scale configurations, whose transformer blocks then do the work).
+        self.expand = expand
+        fused_width = tokens * width if expand == "linear" else width
         self.fuse = nn.Sequential(nn.Linear(2 * channels + language_width + state_dim, width), nn.GELU(),
-                                  nn.Linear(width, tokens * width))
+                                  nn.Linear(width, fused_width))
         self.position = nn.Parameter(torch.randn(1, tokens, width) * 0.02)
         self.blocks = nn.ModuleList(EncoderBlock(width, heads, 4 * width) for _ in range(layers))
 
@@ -53,7 +61,10 @@ class KeypointPrefix(nn.Module):
         x = self._modulate(self.conv3(x), film3)
         x = self._modulate(self.conv4(x), film4)
         fused = self.fuse(torch.cat([self.keypoints(x), text, state], dim=1))
-        context = fused.reshape(-1, self.tokens, self.width) + self.position
+        if self.expand == "linear":
+            context = fused.reshape(-1, self.tokens, self.width) + self.position
+        else:
+            context = fused.unsqueeze(1) + self.position
         for block in self.blocks:
             context = block(context)
         return context
