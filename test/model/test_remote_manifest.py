@@ -45,6 +45,8 @@ def test_when_shipped_profile_loads_expect_openpi_conventions(name: str, cameras
     (lambda m: m["remote"]["cameras"][1].__setitem__("key", 5), "remote.cameras[1].key"),
     (lambda m: m["remote"]["state"]["keys"][0].__setitem__("dim", 0), "remote.state.keys[0].dim"),
     (lambda m: m["remote"]["actions"].pop("horizon"), "remote.actions.horizon"),
+    (lambda m: m["remote"]["actions"].__setitem__("max_frozen_steps", -1), "remote.actions.max_frozen_steps"),
+    (lambda m: m["remote"]["actions"].__setitem__("max_frozen_steps", 99), "remote.actions.max_frozen_steps"),
     (lambda m: m["remote"].__setitem__("extra", 1), "remote.extra"),
     (lambda m: m.__setitem__("weights", {}), "weights"),
     (lambda m: m["remote"]["cameras"][1].__setitem__("key", "observation/exterior_image_1_left"), "clashing"),
