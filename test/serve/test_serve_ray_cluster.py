@@ -27,9 +27,13 @@ OBS = Observation({"front": np.zeros((96, 96, 3), np.uint8)}, 0.0, "touch the re
 RAY = str(Path(sys.executable).parent / "ray")
 
 
+# `ray start` (Ray >= 2.60) turns token authentication on and keeps the token in ~/.ray/auth_token; every
+# driver that joins, vla_serve included, runs in token mode.
+CLUSTER_ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+
+
 def _ray(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
-    return subprocess.run([RAY, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    return subprocess.run([RAY, *args], capture_output=True, text=True, timeout=timeout, env=CLUSTER_ENV)
 
 
 @pytest.fixture
@@ -49,11 +53,12 @@ def cluster() -> Iterator[str]:
 def test_when_address_given_expect_served_through_the_cluster_and_cluster_left_running(cluster: str,
                                                                                         tmp_path: Path) -> None:
     port = free_port()
-    process = start_vla_serve(SIM_ACT, port, "--address", cluster, "--replicas", "1", "--cpus-per-replica", "0.5")
+    process = start_vla_serve(SIM_ACT, port, "--address", cluster, "--replicas", "1", "--cpus-per-replica", "0.5",
+                              env=CLUSTER_ENV, timeout_s=240.0)
     url = f"ws://127.0.0.1:{port}"
     package = load_model_package(mirror_package(SIM_ACT, tmp_path / "remote", url))
     try:
-        policy = RemotePolicy(package)
+        policy = RemotePolicy(package)  # the robot needs no Ray token: only the server joins the cluster
         assert policy.infer(OBS).shape == (10, 6)
         policy.close()
     finally:

@@ -97,8 +97,15 @@ def _run_ray(options: ServeOptions, args: argparse.Namespace) -> int:
     from vla_ros.serve.app import APP_NAME, build_app
 
     local = not args.address
-    ray.init(address=args.address or None, include_dashboard=False, configure_logging=True,
-             logging_level=logging.WARNING)
+    try:
+        ray.init(address=args.address or None, include_dashboard=False, configure_logging=True,
+                 logging_level=logging.WARNING)
+    except ConnectionError as error:
+        # Ray 2.60's `ray start` turns token authentication on; a driver without the token is refused with a
+        # message about the GCS, not about the token.
+        raise ServeConfigError(f"cannot join the Ray cluster at {args.address}: {error}. A cluster started with "
+                               "`ray start` (Ray >= 2.60) wants its token: run vla_serve with RAY_AUTH_MODE=token "
+                               "and the token in RAY_AUTH_TOKEN or ~/.ray/auth_token") from error
     stop = threading.Event()
     # After ray.init, which installs its own handlers (SIGTERM would otherwise abort the process); a signal
     # during the rest of start-up stops the server as soon as it is up.
@@ -141,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
                   "--max-batch-size and --address", file=sys.stderr)
             return 2
         return _run_single_process(options, args)
-    return _run_ray(options, args)
+    try:
+        return _run_ray(options, args)
+    except ServeConfigError as error:
+        print(f"vla_serve: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
