@@ -10,7 +10,7 @@ from vla_ros.core.types import ActionSemantics
 from vla_ros.model.errors import ModelPackageError
 from vla_ros.model.manifest import FORMAT_VERSION
 from vla_ros.training.families.ar_tokens import BYTE_TOKENS
-from vla_ros.training.package_builder import _camera
+from vla_ros.training.package_builder import image_language_state_inputs
 
 AR_POLICY_CLASS = "vla_ros.training.families.ar_tokens:ArTokensPolicy"
 
@@ -28,15 +28,7 @@ def ar_draft(name: str, description: str, kwargs: dict[str, Any], *, max_instruc
         "format_version": FORMAT_VERSION,
         "name": name,
         "description": description,
-        "inputs": {
-            "cameras": [_camera((image_size[0], image_size[1]))],
-            "language": {"tokenizer": "bytes", "tensor": "instruction_tokens", "mask_tensor": None,
-                         "max_length": int(max_instruction_bytes), "pad_id": 0, "dtype": "int64"},
-            "state": {"tensor": "state", "dim": dim, "dtype": "float32",
-                      "normalization": {"kind": "mean_std", "mask": [True] * dim,
-                                        "mean": [float(v) for v in state_mean],
-                                        "std": [float(v) for v in state_std]}},
-        },
+        "inputs": image_language_state_inputs(image_size, max_instruction_bytes, state_mean, state_std),
         "outputs": {"kind": "autoregressive_tokens", "tensor": "logits", "horizon": horizon, "action_dim": dim,
                     "bins": {"scheme": "rt2", "n_bins": n_bins, "encoding": "token_ids",
                              "token_offset": BYTE_TOKENS},

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from vla_ros.training.dataset import DemoConfig
 from vla_ros.training.trainer import count_parameters
 
 LossFn = Callable[[np.ndarray], torch.Tensor]  # sample rows -> the batch's loss
@@ -49,3 +54,15 @@ def fit(module: torch.nn.Module, loss_of_rows: LossFn, samples: int, *, steps: i
             break
     module.eval()
     return done, time.monotonic() - started, losses
+
+
+def write_train_report(out_dir: Path, family: str, demo: DemoConfig, module: torch.nn.Module,
+                       fitted: tuple[int, float, list[tuple[int, float]]], settings: dict[str, Any],
+                       export_passed: bool) -> None:
+    """train_report.json beside the package: the data, the settings, the losses and whether export passed."""
+    done, seconds, losses = fitted
+    report = {"family": family, "demo": {**asdict(demo), "image_size": list(demo.image_size)},
+              "train": {"steps": done, "seconds": round(seconds, 1), **settings,
+                        "parameters": count_parameters(module), "losses": losses},
+              "export_passed": export_passed}
+    (Path(out_dir) / "train_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

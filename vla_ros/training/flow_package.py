@@ -9,7 +9,7 @@ from typing import Any
 from vla_ros.core.types import ActionSemantics
 from vla_ros.model.errors import ModelPackageError
 from vla_ros.model.manifest import FORMAT_VERSION
-from vla_ros.training.package_builder import _camera
+from vla_ros.training.package_builder import image_language_state_inputs
 
 FLOW_POLICY_CLASS = "vla_ros.training.families.flow_matching:FlowMatchingPolicy"
 FLOW_STEPS = 10  # pi0 integrates its action expert over 10 steps
@@ -27,15 +27,7 @@ def flow_draft(name: str, description: str, kwargs: dict[str, Any], *, max_instr
         "format_version": FORMAT_VERSION,
         "name": name,
         "description": description,
-        "inputs": {
-            "cameras": [_camera((image_size[0], image_size[1]))],
-            "language": {"tokenizer": "bytes", "tensor": "instruction_tokens", "mask_tensor": None,
-                         "max_length": int(max_instruction_bytes), "pad_id": 0, "dtype": "int64"},
-            "state": {"tensor": "state", "dim": dim, "dtype": "float32",
-                      "normalization": {"kind": "mean_std", "mask": [True] * dim,
-                                        "mean": [float(v) for v in state_mean],
-                                        "std": [float(v) for v in state_std]}},
-        },
+        "inputs": image_language_state_inputs(image_size, max_instruction_bytes, state_mean, state_std),
         "outputs": {"kind": "flow_matching", "tensor": "velocity", "horizon": horizon, "action_dim": dim,
                     "flow": {"steps": int(steps), "noise_seed": int(noise_seed), "context": ["context"],
                              "noisy_actions": "noisy_actions", "time": "time",

@@ -6,6 +6,7 @@ vla.yaml with sha256), and it has passed torch vs onnxruntime parity.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,19 @@ def _camera(image_size: tuple[int, int]) -> dict[str, Any]:
     return {"name": "front", "tensor": "image_front", "size": list(image_size), "resize": "resize",
             "interpolation": "area", "pad_value": 0, "color_order": "rgb", "layout": "nchw", "dtype": "float32",
             "scale": 1.0 / 255.0, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "source_size": None}
+
+
+def image_language_state_inputs(image_size: Sequence[int], max_instruction_bytes: int, state_mean: Sequence[float],
+                                state_std: Sequence[float]) -> dict[str, Any]:
+    """The `inputs` of the trained families: one 'front' camera, byte tokens, the joint state (mean/std)."""
+    dim = len(state_mean)
+    return {"cameras": [_camera((int(image_size[0]), int(image_size[1])))],
+            "language": {"tokenizer": "bytes", "tensor": "instruction_tokens", "mask_tensor": None,
+                         "max_length": int(max_instruction_bytes), "pad_id": 0, "dtype": "int64"},
+            "state": {"tensor": "state", "dim": dim, "dtype": "float32",
+                      "normalization": {"kind": "mean_std", "mask": [True] * dim,
+                                        "mean": [float(v) for v in state_mean],
+                                        "std": [float(v) for v in state_std]}}}
 
 
 def example_draft(family: str, *, joint_names_count: int, horizon: int, image_size: tuple[int, int],

@@ -8,9 +8,7 @@ min and max (manifest normalization `bounds`), RT-2's token map: id = 256 + bin.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +19,8 @@ from vla_ros.training.ar_package import ar_draft
 from vla_ros.training.dataset import DemoConfig, DemoDataset
 from vla_ros.training.export import export_package
 from vla_ros.training.families.ar_tokens import BYTE_TOKENS, ArTokensPolicy
-from vla_ros.training.family_trainer import fit
-from vla_ros.training.trainer import MIN_STATE_STD, count_parameters, images_to_tensor
+from vla_ros.training.family_trainer import fit, write_train_report
+from vla_ros.training.trainer import MIN_STATE_STD, images_to_tensor
 
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
@@ -65,9 +63,9 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
         return torch.nn.functional.cross_entropy(logits[..., BYTE_TOKENS:].reshape(-1, N_BINS),
                                                  (targets - BYTE_TOKENS).reshape(-1))
 
-    done, seconds, losses = fit(module, loss_of_rows, len(data), steps=steps, batch_size=BATCH_SIZE,
-                                learning_rate=LEARNING_RATE, warmup_steps=200, seed=seed, max_minutes=max_minutes,
-                                log=log, label="ar")
+    fitted = fit(module, loss_of_rows, len(data), steps=steps, batch_size=BATCH_SIZE,
+                 learning_rate=LEARNING_RATE, warmup_steps=200, seed=seed, max_minutes=max_minutes,
+                 log=log, label="ar")
     draft = ar_draft(name, "RT-2-style autoregressive action-token VLA (FiLM-CNN keypoint prefix + causal "
                      "transformer decoding 30 action tokens with a KV cache) trained by vla_train --family ar on "
                      "the embedded sim's scripted-expert demonstrations; absolute targets for joint_1..joint_6",
@@ -76,10 +74,7 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
                      state_std=state_std.tolist(), action_low=low.tolist(), action_high=high.tolist())
     out_dir = Path(out_dir)
     export = export_package(draft, out_dir, module=module, samples=8, seed=seed, tensorrt="off")
-    report = {"family": "ar", "demo": {**asdict(demo), "image_size": list(demo.image_size)},
-              "train": {"steps": done, "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "seed": seed,
-                        "threads": threads, "seconds": round(seconds, 1), "model_kwargs": kwargs,
-                        "parameters": count_parameters(module), "losses": losses},
-              "export_passed": export.passed}
-    (out_dir / "train_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_train_report(out_dir, "ar", demo, module, fitted,
+                       {"batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "seed": seed, "threads": threads,
+                        "model_kwargs": kwargs}, export.passed)
     return export.manifest_written

@@ -8,9 +8,7 @@ max_delay_steps clean actions (flow_matching_loss).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +18,9 @@ import torch
 from vla_ros.training.dataset import DemoConfig, DemoDataset
 from vla_ros.training.export import export_package
 from vla_ros.training.families.flow_matching import FlowMatchingPolicy, flow_matching_loss
-from vla_ros.training.family_trainer import fit
+from vla_ros.training.family_trainer import fit, write_train_report
 from vla_ros.training.flow_package import flow_draft
-from vla_ros.training.trainer import MIN_STATE_STD, count_parameters, images_to_tensor
+from vla_ros.training.trainer import MIN_STATE_STD, images_to_tensor
 
 MIN_ACTION_STD = 0.05  # rad: a joint the expert never moves must not blow up the normalized actions
 BATCH_SIZE = 128
@@ -61,9 +59,9 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
         return flow_matching_loss(module, images_to_tensor(data.images[rows]), tokens[index], states[index],
                                   actions[index], generator)
 
-    done, seconds, losses = fit(module, loss_of_rows, len(data), steps=steps, batch_size=BATCH_SIZE,
-                                learning_rate=LEARNING_RATE, warmup_steps=WARMUP_STEPS, seed=seed,
-                                max_minutes=max_minutes, log=log, label="flow")
+    fitted = fit(module, loss_of_rows, len(data), steps=steps, batch_size=BATCH_SIZE,
+                 learning_rate=LEARNING_RATE, warmup_steps=WARMUP_STEPS, seed=seed,
+                 max_minutes=max_minutes, log=log, label="flow")
     draft = flow_draft(name, "pi0-shaped flow-matching VLA (FiLM-CNN keypoint prefix + transformer action expert, "
                        "10 Euler steps, training-time real-time chunking) trained by vla_train --family flow on the "
                        "embedded sim's scripted-expert demonstrations; absolute targets for joint_1..joint_6",
@@ -73,10 +71,7 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
                        action_std=stats["action_std"])
     out_dir = Path(out_dir)
     export = export_package(draft, out_dir, module=module, samples=8, seed=seed, tensorrt="off")
-    report = {"family": "flow", "demo": {**asdict(demo), "image_size": list(demo.image_size)},
-              "train": {"steps": done, "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "seed": seed,
-                        "threads": threads, "seconds": round(seconds, 1), "model_kwargs": kwargs,
-                        "parameters": count_parameters(module), "losses": losses},
-              "export_passed": export.passed}
-    (out_dir / "train_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_train_report(out_dir, "flow", demo, module, fitted,
+                       {"batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "seed": seed, "threads": threads,
+                        "model_kwargs": kwargs}, export.passed)
     return export.manifest_written

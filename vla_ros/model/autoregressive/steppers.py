@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from vla_ros.model.backends.onnxruntime_backend import open_ort_session, session_device
-from vla_ros.model.backends.torch_backend import _configure_threads, build_torch_module
+from vla_ros.model.backends.torch_backend import EagerModule
 from vla_ros.model.errors import BackendUnavailable
 from vla_ros.model.manifest_types import AutoregressiveSpec
 from vla_ros.model.options import RuntimeOptions
@@ -74,26 +74,16 @@ class OnnxRuntimeStepper:
         return logits.numpy()
 
 
-class TorchStepper:
+class TorchStepper(EagerModule):
     def __init__(self, package: ModelPackage, options: RuntimeOptions) -> None:
-        manifest = package.manifest
-        if manifest.torch is None:
-            raise BackendUnavailable("the torch backend needs weights.torch (module + state_dict) in the manifest")
-        import torch
-
-        self._torch = torch
-        _configure_threads(torch, options)
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.module = build_torch_module(manifest.torch, package.torch_state_dict_path).to(self.device)
-        self.providers = [f"torch-eager:{self.device}"]
+        super().__init__(package.manifest.torch, package.torch_state_dict_path, options)
         self._cache: Any = None
         self.prefill_runs = 0
 
     def prefill(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
-            tensors = {k: torch.from_numpy(np.array(v)).to(self.device) for k, v in feeds.items()}
-            logits, self._cache = self.module.prefill(**tensors)
+            logits, self._cache = self.module.prefill(**self.tensors(feeds))
         self.prefill_runs += 1
         return logits.cpu().numpy()
 

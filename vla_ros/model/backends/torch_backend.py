@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,8 +59,8 @@ def build_torch_module(weights: TorchWeights, state_dict_path: Path | None):
     return module.eval()
 
 
-class TorchSession:
-    name = "torch"
+class EagerModule:
+    """The manifest's torch module with its weights, on CUDA when there is one, threads as the options say."""
 
     def __init__(self, weights: TorchWeights | None, state_dict_path: Path | None, options: RuntimeOptions) -> None:
         if weights is None:
@@ -73,12 +74,18 @@ class TorchSession:
         self.module = build_torch_module(weights, state_dict_path).to(self.device)
         self.providers = [f"torch-eager:{self.device}"]
 
+    def tensors(self, feeds: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        # np.array copies: cached language tensors are read-only and torch wants writable memory.
+        return {k: self._torch.from_numpy(np.array(v)).to(self.device) for k, v in feeds.items()}
+
+
+class TorchSession(EagerModule):
+    name = "torch"
+
     def run(self, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
-            # np.array copies: cached language tensors are read-only and torch wants writable memory.
-            tensors = {k: torch.from_numpy(np.array(v)).to(self.device) for k, v in feeds.items()}
-            out = self.module(**tensors)
+            out = self.module(**self.tensors(feeds))
             if isinstance(out, (tuple, list)):
                 out = out[0]
             return out.detach().cpu().numpy()

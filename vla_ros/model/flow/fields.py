@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from vla_ros.model.backends.onnxruntime_backend import open_ort_session, session_device
-from vla_ros.model.backends.torch_backend import _configure_threads, build_torch_module
+from vla_ros.model.backends.torch_backend import EagerModule
 from vla_ros.model.errors import BackendUnavailable
 from vla_ros.model.manifest_types import FlowSpec
 from vla_ros.model.options import RuntimeOptions
@@ -63,25 +63,15 @@ class OnnxRuntimeField:
         return binding.copy_outputs_to_cpu()[0]
 
 
-class TorchField:
+class TorchField(EagerModule):
     def __init__(self, package: ModelPackage, options: RuntimeOptions) -> None:
-        manifest = package.manifest
-        if manifest.torch is None:
-            raise BackendUnavailable("the torch backend needs weights.torch (module + state_dict) in the manifest")
-        import torch
-
-        self._torch = torch
-        _configure_threads(torch, options)
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.module = build_torch_module(manifest.torch, package.torch_state_dict_path).to(self.device)
-        self.providers = [f"torch-eager:{self.device}"]
+        super().__init__(package.manifest.torch, package.torch_state_dict_path, options)
         self._context: Any = None
 
     def prefix(self, feeds: dict[str, np.ndarray]) -> None:
         torch = self._torch
         with torch.inference_mode():
-            tensors = {k: torch.from_numpy(np.array(v)).to(self.device) for k, v in feeds.items()}
-            self._context = self.module.prefix(**tensors)
+            self._context = self.module.prefix(**self.tensors(feeds))
 
     def velocity(self, noisy_actions: np.ndarray, time: np.ndarray) -> np.ndarray:
         torch = self._torch
