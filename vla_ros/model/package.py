@@ -9,7 +9,7 @@ import numpy as np
 import yaml
 
 from vla_ros.core.types import ActionSemantics
-from vla_ros.model.errors import ModelPackageError
+from vla_ros.model.errors import BackendUnavailable, ModelPackageError
 from vla_ros.model.manifest import parse_manifest
 from vla_ros.model.manifest_types import MANIFEST_FILE, Manifest, WeightFile
 
@@ -103,6 +103,14 @@ class ModelPackage:
     @property
     def onnx_sha256(self) -> str | None:
         return None if self.manifest.onnx is None else self.manifest.onnx.sha256
+
+    def graph(self, role: str) -> Path:
+        """The ONNX file of one graph of a multi-graph package ("prefill", "step", "prefix", "velocity")."""
+        path = self.graph_paths.get(role)
+        if path is None:
+            raise BackendUnavailable(f"package '{self.name}' ships no ONNX graph '{role}' (weights.onnx_graphs); "
+                                     "only torch can run it")
+        return path
 
     def expected_image_size(self, camera: str) -> tuple[int, int] | None:
         for cam in self.manifest.cameras:

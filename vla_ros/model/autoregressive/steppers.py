@@ -13,18 +13,9 @@ import numpy as np
 
 from vla_ros.model.backends.onnxruntime_backend import open_ort_session, session_device
 from vla_ros.model.backends.torch_backend import EagerModule
-from vla_ros.model.errors import BackendUnavailable
 from vla_ros.model.manifest_types import AutoregressiveSpec
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.package import ModelPackage
-
-
-def _graph(package: ModelPackage, role: str):
-    path = package.graph_paths.get(role)
-    if path is None:
-        raise BackendUnavailable(f"package '{package.name}' ships no ONNX graphs (weights.onnx_graphs); only torch "
-                                 "can run it")
-    return path
 
 
 def _spec(package: ModelPackage) -> AutoregressiveSpec:
@@ -37,8 +28,8 @@ class OnnxRuntimeStepper:
     def __init__(self, package: ModelPackage, options: RuntimeOptions, providers: list[str]) -> None:
         self._spec = _spec(package)
         self._logits = package.manifest.outputs.tensor
-        self._prefill = open_ort_session(_graph(package, "prefill"), options, providers)
-        self._step = open_ort_session(_graph(package, "step"), options, providers)
+        self._prefill = open_ort_session(package.graph("prefill"), options, providers)
+        self._step = open_ort_session(package.graph("step"), options, providers)
         self.providers = list(self._step.get_providers())
         self._device = session_device(self._step)
         self._prefill_binding = self._prefill.io_binding()
@@ -109,7 +100,7 @@ class TensorRTStepper:
         prefill_sha = manifest.onnx_graphs["prefill"].sha256
         step_sha = manifest.onnx_graphs["step"].sha256
         assert prefill_sha is not None and step_sha is not None
-        self._prefill = TensorRTGraph(_graph(package, "prefill"), prefill_sha, fixed, options, cache_dir)
+        self._prefill = TensorRTGraph(package.graph("prefill"), prefill_sha, fixed, options, cache_dir)
         probe = self._prefill.run({name: np.zeros(shape, dtype=dtype)
                                    for name, (shape, dtype) in manifest.input_shapes().items()})
         self._prefill.synchronize()
@@ -117,7 +108,7 @@ class TensorRTStepper:
         longest = (*first[:4], first[4] + tokens_per_chunk - 1, *first[5:])
         middle = (*first[:4], (first[4] + longest[4]) // 2, *first[5:])
         profile = {self._spec.token: ((1, 1), (1, 1), (1, 1)), self._spec.past: (first, middle, longest)}
-        self._step = TensorRTGraph(_graph(package, "step"), step_sha, profile, options, cache_dir)
+        self._step = TensorRTGraph(package.graph("step"), step_sha, profile, options, cache_dir)
         self.providers = [self._step.label]
         self._cache: Any = None
         self.prefill_runs = 0

@@ -12,18 +12,9 @@ import numpy as np
 
 from vla_ros.model.backends.onnxruntime_backend import open_ort_session, session_device
 from vla_ros.model.backends.torch_backend import EagerModule
-from vla_ros.model.errors import BackendUnavailable
 from vla_ros.model.manifest_types import FlowSpec
 from vla_ros.model.options import RuntimeOptions
 from vla_ros.model.package import ModelPackage
-
-
-def _graph(package: ModelPackage, role: str):
-    path = package.graph_paths.get(role)
-    if path is None:
-        raise BackendUnavailable(f"package '{package.name}' ships no ONNX graphs (weights.onnx_graphs); only torch "
-                                 "can run it")
-    return path
 
 
 class OnnxRuntimeField:
@@ -32,8 +23,8 @@ class OnnxRuntimeField:
         assert flow is not None
         self._flow: FlowSpec = flow
         self._output = package.manifest.outputs.tensor
-        self._prefix = open_ort_session(_graph(package, "prefix"), options, providers)
-        self._velocity = open_ort_session(_graph(package, "velocity"), options, providers)
+        self._prefix = open_ort_session(package.graph("prefix"), options, providers)
+        self._velocity = open_ort_session(package.graph("velocity"), options, providers)
         self.providers = list(self._velocity.get_providers())
         self._device = session_device(self._velocity)
         self._prefix_binding = self._prefix.io_binding()
@@ -97,7 +88,7 @@ class TensorRTField:
         prefix_weights = manifest.onnx_graphs["prefix"]
         velocity_weights = manifest.onnx_graphs["velocity"]
         assert prefix_weights.sha256 is not None and velocity_weights.sha256 is not None
-        self._prefix = TensorRTGraph(_graph(package, "prefix"), prefix_weights.sha256, fixed, options, cache)
+        self._prefix = TensorRTGraph(package.graph("prefix"), prefix_weights.sha256, fixed, options, cache)
         # The context's shape is whatever the prefix engine returns for batch-1 inputs.
         probe = self._prefix.run({name: np.zeros(shape, dtype=dtype)
                                   for name, (shape, dtype) in manifest.input_shapes().items()})
@@ -106,7 +97,7 @@ class TensorRTField:
         velocity_profile = {name: (tuple(probe[name].shape),) * 3 for name in flow.context}
         velocity_profile[flow.noisy_actions] = (chunk, chunk, chunk)
         velocity_profile[flow.time] = (chunk[:2], chunk[:2], chunk[:2])
-        self._velocity = TensorRTGraph(_graph(package, "velocity"), velocity_weights.sha256, velocity_profile,
+        self._velocity = TensorRTGraph(package.graph("velocity"), velocity_weights.sha256, velocity_profile,
                                        options, cache)
         self.providers = [self._velocity.label]
         self._context: dict[str, Any] = {}
