@@ -17,9 +17,10 @@ AR_POLICY_CLASS = "vla_ros.training.families.ar_tokens:ArTokensPolicy"
 
 def ar_draft(name: str, description: str, kwargs: dict[str, Any], *, max_instruction_bytes: int,
              control_period_s: float, state_mean: Sequence[float], state_std: Sequence[float],
-             action_low: Sequence[float], action_high: Sequence[float],
-             restrict_to_action_tokens: bool = True) -> dict[str, Any]:
-    """Absolute joint targets over [low, high] in 256 RT-2 bins (token id = 256 + bin)."""
+             action_low: Sequence[float], action_high: Sequence[float], restrict_to_action_tokens: bool = True,
+             semantics: ActionSemantics = ActionSemantics.JOINT_POSITION) -> dict[str, Any]:
+    """Joint actions over [low, high] in 256 RT-2 bins (token id = 256 + bin); absolute targets, or per-step
+    increments from the measured state (joint_position_delta) where bins must be fine."""
     dim = int(kwargs.get("action_dim", 6))
     horizon = int(kwargs.get("horizon", 10))
     n_bins = int(kwargs.get("n_bins", 256))
@@ -35,7 +36,7 @@ def ar_draft(name: str, description: str, kwargs: dict[str, Any], *, max_instruc
                     "autoregressive": {"vocab_size": BYTE_TOKENS + n_bins, "token": "token", "past": "past_kv",
                                        "present": "present_kv",
                                        "restrict_to_action_tokens": bool(restrict_to_action_tokens)}},
-        "action": {"semantics": ActionSemantics.JOINT_POSITION.value,
+        "action": {"semantics": ActionSemantics(semantics).value,
                    "normalization": {"kind": "bounds", "mask": [True] * dim, "low": [float(v) for v in action_low],
                                      "high": [float(v) for v in action_high]},
                    "gripper": None},

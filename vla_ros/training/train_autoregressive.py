@@ -2,8 +2,12 @@
 cross-entropy over the action tokens), exported as an autoregressive_tokens package (prefill + step graphs),
 token-parity-checked.
 
-The actions are the absolute joint targets, each dimension mapped onto 256 uniform bins between the data's
-min and max (manifest normalization `bounds`), RT-2's token map: id = 256 + bin.
+The actions are per-step joint increments (manifest semantics joint_position_delta: the first from the measured
+state, each next from the previous target), each dimension mapped onto 256 uniform bins between the data's 0.5 and
+99.5 percentiles (normalization `bounds`), RT-2's token map: id = 256 + bin. Increments, not absolute targets:
+256 bins over a joint's whole range are ~7 mrad wide, and a policy whose every command is off by that much
+hovers next to its target (the first version, with absolute targets, did: 0 of 20 in closed loop at a mean
+offline error of 0.013 rad); over the increments' range they are well under 1 mrad.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vla_ros.core.types import ActionSemantics
 from vla_ros.training.ar_package import ar_draft
 from vla_ros.training.dataset import DemoConfig, DemoDataset
 from vla_ros.training.export import export_package
@@ -46,11 +51,12 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
     state_mean = data.states.mean(axis=0)
     state_std = np.maximum(data.states.std(axis=0), MIN_STATE_STD)
     targets = data.targets[:, :HORIZON]
-    flat = targets.reshape(-1, targets.shape[-1])
-    low, high = flat.min(axis=0) - 1e-3, flat.max(axis=0) + 1e-3
+    increments = np.diff(np.concatenate([data.states[:, None, :], targets], axis=1), axis=1)
+    flat = increments.reshape(-1, increments.shape[-1])
+    low, high = np.percentile(flat, 0.5, axis=0) - 1e-4, np.percentile(flat, 99.5, axis=0) + 1e-4
     states = torch.from_numpy(((data.states - state_mean) / state_std).astype(np.float32))
     tokens = torch.from_numpy(data.tokens)
-    action_ids = torch.from_numpy(to_bins(targets, low, high).reshape(len(data), -1) + BYTE_TOKENS)
+    action_ids = torch.from_numpy(to_bins(increments, low, high).reshape(len(data), -1) + BYTE_TOKENS)
     kwargs = {"image_size": [int(s) for s in demo.image_size], "horizon": HORIZON, "action_dim": 6,
               "state_dim": 6, **MODEL_KWARGS}
     module = ArTokensPolicy(**kwargs)
@@ -68,10 +74,11 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
                  log=log, label="ar")
     draft = ar_draft(name, "RT-2-style autoregressive action-token VLA (FiLM-CNN keypoint prefix + causal "
                      "transformer decoding 30 action tokens with a KV cache) trained by vla_train --family ar on "
-                     "the embedded sim's scripted-expert demonstrations; absolute targets for joint_1..joint_6",
+                     "the embedded sim's scripted-expert demonstrations; per-step increments for joint_1..joint_6",
                      kwargs, max_instruction_bytes=demo.max_instruction_bytes,
                      control_period_s=float(demo.model_period), state_mean=state_mean.tolist(),
-                     state_std=state_std.tolist(), action_low=low.tolist(), action_high=high.tolist())
+                     state_std=state_std.tolist(), action_low=low.tolist(), action_high=high.tolist(),
+                     semantics=ActionSemantics.JOINT_POSITION_DELTA)
     out_dir = Path(out_dir)
     export = export_package(draft, out_dir, module=module, samples=8, seed=seed, tensorrt="off")
     write_train_report(out_dir, "ar", demo, module, fitted,
