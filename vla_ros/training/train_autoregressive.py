@@ -30,9 +30,10 @@ from vla_ros.training.trainer import MIN_STATE_STD, images_to_tensor
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 N_BINS = 256
-# 5 steps x 6 joints = 30 tokens a chunk: the node replans at the camera rate, so the first steps of a chunk are
-# the ones executed; a longer chunk would only make every decode (and every training sequence) longer.
-HORIZON = 5
+# 2 steps x 6 joints = 12 tokens a chunk: the node replans at the camera rate (every 67 ms), so only the first
+# steps of a chunk are executed; a longer chunk makes every decode and every training sequence longer (30 tokens
+# at 5 steps learnt too slowly to act on: docs/benchmarks.md).
+HORIZON = 2
 MODEL_KWARGS: dict[str, Any] = {"width": 128, "prefix_tokens": 4, "prefix_layers": 0, "layers": 3, "heads": 4,
                                 "n_bins": N_BINS}
 
@@ -73,7 +74,7 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
                  learning_rate=LEARNING_RATE, warmup_steps=200, seed=seed, max_minutes=max_minutes,
                  log=log, label="ar")
     draft = ar_draft(name, "RT-2-style autoregressive action-token VLA (FiLM-CNN keypoint prefix + causal "
-                     "transformer decoding 30 action tokens with a KV cache) trained by vla_train --family ar on "
+                     "transformer decoding 12 action tokens with a KV cache) trained by vla_train --family ar on "
                      "the embedded sim's scripted-expert demonstrations; per-step increments for joint_1..joint_6",
                      kwargs, max_instruction_bytes=demo.max_instruction_bytes,
                      control_period_s=float(demo.model_period), state_mean=state_mean.tolist(),
