@@ -63,7 +63,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--init", type=Path, default=None, metavar="PACKAGE",
                         help="fine-tune the torch weights of a package written by vla_train (e.g. models/sim_act) "
                              "instead of training from scratch; its normalization is kept, and its image size, "
-                             "horizon and control period must match the data's")
+                             "horizon and control period must match the data's; with --family ar: a trained "
+                             "flow package (e.g. models/sim_flow) whose prefix encoder the AR policy starts from")
     parser.add_argument("--data-cache", type=Path, default=None, metavar="FILE.npz",
                         help="reuse the generated demonstrations in FILE.npz, or generate and save them there "
                              "(the file must come from the same --episodes/--data-seed/--image-size/--horizon)")
@@ -131,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     default_name, trainer = FAMILIES[args.family]
     args.name = args.name or default_name
     args.out = args.out or Path("models") / args.name
-    if trainer is not None and args.init is not None:
-        print("vla_train: --init fine-tunes sim_act-style packages only (--family film)", file=sys.stderr)
+    if args.family == "flow" and args.init is not None:
+        print("vla_train: --init: --family film fine-tunes a sim_act-style package, --family ar starts its prefix "
+              "from a trained flow package; --family flow takes none", file=sys.stderr)
         return 1
     os.environ.setdefault("MUJOCO_GL", "egl")
     try:
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         data, demo, data_report = load_data(args, demo, progress)
-        init = load_initial_weights(args.init, demo) if args.init else None
+        init = load_initial_weights(args.init, demo) if args.init and trainer is None else None
     except ValueError as exc:  # TrainingDataError / DatasetConfigError / TrainConfigError: names the folder
         print(f"vla_train: {exc}", file=sys.stderr)
         return 1
@@ -162,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         data_report["init"] = str(args.init)
     data_seconds = time.monotonic() - started
     if trainer is not None:
-        return _train_family(trainer, args, config, data, demo)
+        try:
+            return _train_family(trainer, args, config, data, demo)
+        except ValueError as exc:  # TrainConfigError from --init: names the package
+            print(f"vla_train: {exc}", file=sys.stderr)
+            return 1
     result = train_policy(data, config, demo, log=lambda line: print(line, flush=True), init=init)
     export = export_trained(result, demo, config, args.out, name=args.name,
                             extra_report={"data_seconds": round(data_seconds, 1), "samples": len(data),
@@ -189,7 +195,8 @@ def _train_family(trainer: str, args: argparse.Namespace, config: TrainConfig, d
     train_and_export = getattr(importlib.import_module(module_name), function)
     written = train_and_export(data, demo, args.out, args.name, steps=config.steps, threads=config.threads,
                                seed=config.seed, max_minutes=config.max_minutes,
-                               log=lambda line: print(line, flush=True))
+                               log=lambda line: print(line, flush=True),
+                               **({"init": args.init} if args.init is not None else {}))
     if not written:
         print(f"vla_train: export parity failed; no vla.yaml written in {args.out}", file=sys.stderr)
         return 2

@@ -66,3 +66,29 @@ def write_train_report(out_dir: Path, family: str, demo: DemoConfig, module: tor
                         "parameters": count_parameters(module), "losses": losses},
               "export_passed": export_passed}
     (Path(out_dir) / "train_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def copy_prefix_weights(module: torch.nn.Module, package_dir: Path) -> tuple[list[float], list[float]]:
+    """Start `module.prefix_encoder` from a trained multi-graph package's (its "VLM"), as RT-2 and OpenVLA start
+    from a pretrained VLM. Returns the package's state normalization (mean, std), which those weights expect.
+    Raises TrainConfigError naming the package when it has no such prefix or its shapes differ."""
+    from vla_ros.model import ModelPackageError, load_model_package
+    from vla_ros.training.trainer import TrainConfigError
+
+    try:
+        package = load_model_package(package_dir)
+    except ModelPackageError as error:
+        raise TrainConfigError(f"--init {package_dir}: {error}") from error
+    state = package.manifest.state
+    if package.torch_state_dict_path is None or state is None or state.normalization.mean is None:
+        raise TrainConfigError(f"--init {package_dir}: needs a torch state_dict and a mean_std state normalization")
+    saved = torch.load(str(package.torch_state_dict_path), map_location="cpu", weights_only=True)
+    prefix = {key.removeprefix("prefix_encoder."): value for key, value in saved.items()
+              if key.startswith("prefix_encoder.")}
+    wanted = module.prefix_encoder.state_dict()
+    if not prefix:
+        raise TrainConfigError(f"--init {package_dir}: its weights have no prefix_encoder")
+    if mismatched := [key for key in wanted if key not in prefix or prefix[key].shape != wanted[key].shape]:
+        raise TrainConfigError(f"--init {package_dir}: prefix_encoder differs in {', '.join(mismatched[:4])}")
+    module.prefix_encoder.load_state_dict(prefix)
+    return [float(v) for v in state.normalization.mean], [float(v) for v in state.normalization.std]
