@@ -1,4 +1,4 @@
-"""`vla_train --family ar`: the soft bin labels it trains on, and its prefix started from the shipped flow package."""
+"""`vla_train --family ar | flow`: soft bin labels, the AR prefix from the shipped flow package, RTC prefixes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from vla_ros.model import load_model_package
 from vla_ros.training.cli import main as vla_train
 from vla_ros.training.dataset import DemoConfig, generate_demonstrations
 from vla_ros.training.families.ar_tokens import ArTokensPolicy
+from vla_ros.training.families.flow_matching import PrefixPerturbation
 from vla_ros.training.family_trainer import copy_prefix_weights
 from vla_ros.training.train_autoregressive import MODEL_KWARGS, soft_bin_targets, to_bins, train_and_export
 from vla_ros.training.trainer import TrainConfigError
@@ -75,3 +76,25 @@ def test_when_family_flow_given_init_expect_exit_1_before_any_data(capsys: pytes
     assert vla_train(["--family", "flow", "--init", str(MODELS / "sim_flow"), "--out", str(tmp_path / "x")]) == 1
     assert "--family flow takes none" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_when_prefix_perturbed_expect_a_ramp_on_the_prefix_settling_back_and_untouched_rows_kept() -> None:
+    actions = torch.randn(64, 10, 6, generator=torch.Generator().manual_seed(1))
+    frozen_rows = torch.arange(64) % 2 == 0
+    delays = torch.full((64,), 3)
+    perturb = PrefixPerturbation(probability=1.0, offset_std=0.1, drift_std=0.05, settle_steps=2.0)
+    perturbed = perturb.apply(actions, frozen_rows, delays, torch.Generator().manual_seed(2))
+    delta = perturbed - actions
+    torch.testing.assert_close(delta[~frozen_rows], torch.zeros_like(delta[~frozen_rows]))
+    rows = delta[frozen_rows]
+    assert rows.abs().amax() > 0.05
+    drift = rows[:, 1] - rows[:, 0]
+    torch.testing.assert_close(rows[:, 2] - rows[:, 1], drift)  # a ramp over the 3 frozen steps
+    # After the prefix: the last frozen offset decaying by exp(-k / settle_steps), back onto the demonstration.
+    torch.testing.assert_close(rows[:, 3], rows[:, 2] * np.exp(-0.5))
+    torch.testing.assert_close(rows[:, 9], rows[:, 2] * np.exp(-3.5))
+
+
+def test_when_perturbation_probability_outside_0_1_expect_error_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"probability=1\.5"):
+        PrefixPerturbation(probability=1.5)

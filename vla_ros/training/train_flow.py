@@ -3,12 +3,15 @@ flow_matching package (prefix + velocity graphs, real-time chunking declared), p
 
 Same data, normalization of the state and seeding as sim_act's trainer; the actions are the absolute joint
 targets normalized with their own mean/std. Training-time RTC: half the chunks carry a frozen prefix of 1 ..
-max_delay_steps clean actions (flow_matching_loss).
+max_delay_steps actions (flow_matching_loss), and half of those prefixes are perturbed off the demonstration, with
+the continuation settling back onto it (PrefixPerturbation), so the policy corrects a stale prefix rather than
+carrying its motion on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ import torch
 
 from vla_ros.training.dataset import DemoConfig, DemoDataset
 from vla_ros.training.export import export_package
-from vla_ros.training.families.flow_matching import FlowMatchingPolicy, flow_matching_loss
+from vla_ros.training.families.flow_matching import FlowMatchingPolicy, PrefixPerturbation, flow_matching_loss
 from vla_ros.training.family_trainer import fit, write_train_report
 from vla_ros.training.flow_package import flow_draft
 from vla_ros.training.trainer import MIN_STATE_STD, images_to_tensor
@@ -26,6 +29,7 @@ MIN_ACTION_STD = 0.05  # rad: a joint the expert never moves must not blow up th
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 WARMUP_STEPS = 200
+PREFIX_PERTURBATION = PrefixPerturbation()
 MODEL_KWARGS: dict[str, Any] = {"width": 128, "context_tokens": 4, "prefix_layers": 0, "expert_layers": 3,
                                 "heads": 4, "max_delay_steps": 5}
 
@@ -57,7 +61,7 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
     def loss_of_rows(rows: np.ndarray) -> torch.Tensor:
         index = torch.from_numpy(rows)
         return flow_matching_loss(module, images_to_tensor(data.images[rows]), tokens[index], states[index],
-                                  actions[index], generator)
+                                  actions[index], generator, perturb=PREFIX_PERTURBATION)
 
     fitted = fit(module, loss_of_rows, len(data), steps=steps, batch_size=BATCH_SIZE,
                  learning_rate=LEARNING_RATE, warmup_steps=WARMUP_STEPS, seed=seed,
@@ -73,5 +77,6 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
     export = export_package(draft, out_dir, module=module, samples=8, seed=seed, tensorrt="off")
     write_train_report(out_dir, "flow", demo, module, fitted,
                        {"batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "seed": seed, "threads": threads,
-                        "model_kwargs": kwargs}, export.passed)
+                        "model_kwargs": kwargs, "prefix_perturbation": asdict(PREFIX_PERTURBATION)},
+                       export.passed)
     return export.manifest_written

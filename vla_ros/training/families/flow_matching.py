@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -75,13 +76,14 @@ class FlowMatchingPolicy(nn.Module):
 
 
 def flow_matching_loss(module: FlowMatchingPolicy, images: torch.Tensor, tokens: torch.Tensor, states: torch.Tensor,
-                       actions: torch.Tensor, generator: torch.Generator, frozen_probability: float = 0.5
-                       ) -> torch.Tensor:
+                       actions: torch.Tensor, generator: torch.Generator, frozen_probability: float = 0.5,
+                       perturb: PrefixPerturbation | None = None) -> torch.Tensor:
     """Conditional flow matching on normalized action chunks [B, T, D], with training-time RTC.
 
     tau ~ Beta(1.5, 1) per chunk (more weight near the noisy end, as pi0 samples it). With `frozen_probability`
     a chunk gets a frozen prefix of d ~ U{1 .. max_delay_steps} steps: given clean at tau = 1 and left out of the
-    loss, so the expert learns to continue actions that are already being executed.
+    loss, so the expert learns to continue actions that are already being executed. With `perturb`, some frozen
+    prefixes are not the demonstration's own (see PrefixPerturbation).
     """
     b, horizon, _ = actions.shape
     noise = torch.randn(actions.shape, generator=generator)
@@ -90,6 +92,8 @@ def flow_matching_loss(module: FlowMatchingPolicy, images: torch.Tensor, tokens:
     frozen_rows = torch.rand(b, generator=generator) < frozen_probability
     steps = torch.arange(horizon).unsqueeze(0)
     frozen = frozen_rows.unsqueeze(1) & (steps < delays.unsqueeze(1))  # [B, T]
+    if perturb is not None:
+        actions = perturb.apply(actions, frozen_rows, delays, generator)
     tau = torch.where(frozen, torch.ones_like(tau), tau)
     t = tau.unsqueeze(-1)
     noisy = t * actions + (1.0 - t) * noise
@@ -97,3 +101,41 @@ def flow_matching_loss(module: FlowMatchingPolicy, images: torch.Tensor, tokens:
     error = ((predicted - (actions - noise)) ** 2).mean(dim=-1)  # [B, T]
     weight = (~frozen).float()
     return (error * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+@dataclass(frozen=True)
+class PrefixPerturbation:
+    """Frozen prefixes that are not the demonstration's own, and the continuation that recovers from them.
+
+    At run time the frozen prefix is the previous chunk's plan, made from an older observation, so it is off
+    the plan the current observation calls for, and often moving the wrong way. A policy trained only on the
+    demonstrations' own prefixes learns that the prefix is always right and carries its motion on (closed-loop
+    drift: docs/rtc.md). Here a share of the frozen prefixes are offset by a random ramp (offset + drift * step,
+    in normalized units), and the target continuation starts where the ramp ends and settles back onto the
+    demonstration with time constant `settle_steps`: continuous at the boundary, corrected after it.
+    """
+
+    probability: float = 0.5
+    offset_std: float = 0.1
+    drift_std: float = 0.05
+    settle_steps: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.probability <= 1.0:
+            raise ValueError(f"probability={self.probability}: must be within [0, 1]")
+        if self.offset_std < 0 or self.drift_std < 0 or self.settle_steps <= 0:
+            raise ValueError(f"offset_std={self.offset_std}, drift_std={self.drift_std}: must be >= 0; "
+                             f"settle_steps={self.settle_steps}: must be > 0")
+
+    def apply(self, actions: torch.Tensor, frozen_rows: torch.Tensor, delays: torch.Tensor,
+              generator: torch.Generator) -> torch.Tensor:
+        """actions [B, T, D] with the chosen frozen rows' prefix ramped and their continuation settling back."""
+        b, horizon, dim = actions.shape
+        chosen = frozen_rows & (torch.rand(b, generator=generator) < self.probability)
+        offset = torch.randn(b, 1, dim, generator=generator) * self.offset_std
+        drift = torch.randn(b, 1, dim, generator=generator) * self.drift_std
+        steps = torch.arange(horizon, dtype=actions.dtype).view(1, horizon, 1)
+        last_frozen = (delays - 1).to(actions.dtype).view(b, 1, 1)
+        ramp = offset + drift * torch.minimum(steps, last_frozen)  # constant after the prefix's last step
+        settling = torch.exp(-torch.clamp(steps - last_frozen, min=0.0) / self.settle_steps)
+        return actions + torch.where(chosen.view(b, 1, 1), ramp * settling, torch.zeros_like(actions))
