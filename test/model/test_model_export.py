@@ -157,6 +157,7 @@ def test_when_two_camera_openvla_token_model_is_exported_expect_decoded_bin_cent
     result = export_package(two_camera_openvla_draft(), tmp_path / "pkg", module=TwoCameraOpenVlaTokens(),
                             samples=4, tensorrt="off")
     assert result.manifest_written, result.as_dict()
+    assert json.loads((tmp_path / "pkg" / "export_report.json").read_text())["manifest_written"] is True
     pkg = load_model_package(tmp_path / "pkg")
     assert pkg.camera_names == ("front", "wrist") and pkg.state_dim is None
     assert pkg.expected_image_size("front") == (12, 16) and pkg.expected_image_size("wrist") is None

@@ -308,14 +308,14 @@ def export_package(draft: Mapping[str, Any], out_dir: Path, *, module: Any = Non
         result.parity.append(compare_frozen_prefix(reference, ModelPolicy(package, onnxruntime_session),
                                                    observations, limits))
 
-    (out_dir / REPORT_FILE).write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
     if not result.passed:
         failed = [p for p in result.parity if not p.passed]
         _LOG.error("export: parity failed, %s not written: %s", MANIFEST_FILE,
                    "; ".join(f"{p.backend}: max_abs={p.max_abs:.3g} cosine={p.cosine:.6f}" for p in failed))
-        return result
-    with (out_dir / MANIFEST_FILE).open("w", encoding="utf-8") as handle:
-        handle.write("# Model package manifest (format: vla_ros/model/README.md). Written by vla_export.\n")
-        yaml.safe_dump(final, handle, sort_keys=False, default_flow_style=None, width=120)
-    result.manifest_written = True
+    else:
+        with (out_dir / MANIFEST_FILE).open("w", encoding="utf-8") as handle:
+            handle.write("# Model package manifest (format: vla_ros/model/README.md). Written by vla_export.\n")
+            yaml.safe_dump(final, handle, sort_keys=False, default_flow_style=None, width=120)
+        result.manifest_written = True
+    (out_dir / REPORT_FILE).write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
     return result
