@@ -3,9 +3,9 @@ flow_matching package (prefix + velocity graphs, real-time chunking declared), p
 
 Same data, normalization of the state and seeding as sim_act's trainer; the actions are the absolute joint
 targets normalized with their own mean/std. Training-time RTC: half the chunks carry a frozen prefix of 1 ..
-max_delay_steps actions (flow_matching_loss), and half of those prefixes are perturbed off the demonstration, with
-the continuation settling back onto it (PrefixPerturbation), so the policy corrects a stale prefix rather than
-carrying its motion on.
+max_delay_steps clean actions (flow_matching_loss). Perturbed prefixes (PrefixPerturbation) are off: trained with
+them, the policy did no better under `rtc` (docs/benchmarks.md, "vla_bench delay"), and models/sim_flow is trained
+without them.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ MIN_ACTION_STD = 0.05  # rad: a joint the expert never moves must not blow up th
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 WARMUP_STEPS = 200
-PREFIX_PERTURBATION = PrefixPerturbation()
+PREFIX_PERTURBATION: PrefixPerturbation | None = None
 MODEL_KWARGS: dict[str, Any] = {"width": 128, "context_tokens": 4, "prefix_layers": 0, "expert_layers": 3,
                                 "heads": 4, "max_delay_steps": 5}
 
@@ -77,6 +77,7 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
     export = export_package(draft, out_dir, module=module, samples=8, seed=seed, tensorrt="off")
     write_train_report(out_dir, "flow", demo, module, fitted,
                        {"batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "seed": seed, "threads": threads,
-                        "model_kwargs": kwargs, "prefix_perturbation": asdict(PREFIX_PERTURBATION)},
+                        "model_kwargs": kwargs,
+                        "prefix_perturbation": None if PREFIX_PERTURBATION is None else asdict(PREFIX_PERTURBATION)},
                        export.passed)
     return export.manifest_written
