@@ -13,6 +13,7 @@ from vla_ros.recording import replay_runner as replay
 from vla_ros.recording.bag import read_bag
 from vla_ros.recording.episode import read_chunks, read_commands
 from vla_ros.recording.replay import ReplayComparison, compare_chunks, compare_commands
+from vla_ros.recording.replay_clock import ReplayClock
 
 from recording_support import MODEL, record_episodes
 
@@ -92,3 +93,22 @@ def test_when_the_bag_is_unusable_expect_exit_2_naming_it(tmp_path, capsys, brok
         path.mkdir()
     assert replay.main([str(path)]) == 2
     assert str(path) in capsys.readouterr().err
+
+
+def test_when_the_replay_clock_is_held_and_released_expect_it_to_stand_then_run_on_without_a_jump() -> None:
+    import time
+
+    clock = ReplayClock(10.0)
+    time.sleep(0.02)
+    held = clock.hold()
+    assert held >= 10.02
+    time.sleep(0.05)
+    assert clock.now() == held  # a slow node's chunk: sim time stands while it infers
+    clock.release()
+    resumed = clock.now()
+    assert held <= resumed < held + 0.02  # runs on from where it stood, not from where wall time got to
+    clock.hold(5.0)
+    assert clock.now() == 5.0
+    clock.run_from(7.0)
+    time.sleep(0.01)
+    assert 7.01 <= clock.now() < 7.5

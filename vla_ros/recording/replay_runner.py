@@ -2,10 +2,11 @@
 
 The node (module vla_ros.ros.node, in its own process) gets the recorded node parameters (episode metadata),
 `use_sim_time:=true`, and the recorded model and backend unless --model / --backend say otherwise. This process
-publishes /clock from the bag's receive stamps (advancing at wall speed, so inference takes the share of an
-episode it took when recording) and plays the camera images, joint states and the instruction at their recorded
-times, byte for byte (original header stamps included). It records the node's commands and action chunks and
-compares them with the recorded ones; vla_ros/recording/replay.py says what is compared and how tightly.
+publishes /clock from the bag's receive stamps (at wall speed, standing still while the node takes longer over a
+chunk than it did when recording, so a loaded machine replays the recorded timing) and plays the camera images,
+joint states and the instruction at their recorded times, byte for byte (original header stamps included). It
+records the node's commands and action chunks and compares them with the recorded ones;
+vla_ros/recording/replay.py says what is compared and how tightly.
 
 Exit status: 0 match, 1 mismatch (the first divergence is printed), 2 bad input (unreadable bag, missing model,
 a node that does not start).
@@ -38,6 +39,7 @@ from vla_ros.recording.episode import (
 from vla_ros.recording.metadata import model_sha256
 from vla_ros.recording.pairing import pair_states, stamp_key
 from vla_ros.recording.replay import ReplayComparison, compare_chunks, compare_commands
+from vla_ros.recording.replay_clock import ReplayClock
 
 # Parameters that describe the recording process rather than the node's behaviour.
 NOT_REPLAYED = {"use_sim_time", "start_type_description_service", "autostart"}
@@ -45,7 +47,8 @@ LEAD_S = 0.5  # sim time the node sees before the first recorded message
 TAIL_S = 0.3  # sim time kept running after the last one, for the last chunk and commands
 PRE_PLAY_S = 60.0  # how far before the episode the clock starts while the node comes up
 PAIR_GAP_S = 0.02  # wall s between a frame's paired joint state and the frame: the node takes them in that order
-HOLD_LIMIT_S = 0.15  # longest wait for a frame's chunk before playing on (below the sim profile's state_timeout)
+HOLD_LIMIT_S = 0.15  # sim time a frame's chunk may take where the bag does not say (below state_timeout)
+CHUNK_WAIT_LIMIT_S = 30.0  # wall s the clock stands waiting for one chunk before playing on regardless
 SETTLE_S = 0.2  # wall s the clock stands at each value of settle_clock(); the node must see both values
 TICK_LEAD_S = 0.0015  # the node sees a tick's deadline up to ~3 ms late (clock published every 2 ms, 1 ms polls)
 
@@ -68,7 +71,9 @@ def node_parameters(bag: BagContents, model: str | None, backend: str | None) ->
         raise ReplayInputError(f"{bag.path}: the episode metadata holds no node parameters (node_config); "
                                "it was not recorded by vla_ros recorder_node with vla_node running")
     params = {k: v for k, v in recorded.items() if k not in NOT_REPLAYED and v is not None}
-    params.update(use_sim_time=True, autostart=True)
+    # The status rate is the fastest allowed: while the replay clock stands, the inference count in /vla/status
+    # (on a steady-clock timer) is how replay learns the node has its chunk (see Player._wait_for_chunk).
+    params.update(use_sim_time=True, autostart=True, status_rate_hz=50.0)
     model_info = bag.metadata.get("model") or {}
     if model and not Path(model).exists():
         raise ReplayInputError(f"--model {model}: no such model package")
@@ -158,7 +163,7 @@ class Player:
         self.commands: list[tuple[int, bytes]] = []
         self.chunks: list[dict] = []
         self.chunk_keys: set[int] = set()
-        self.late_chunks = 0  # frames whose chunk did not come within HOLD_LIMIT_S
+        self.late_chunks = 0  # frames whose chunk did not come within CHUNK_WAIT_LIMIT_S
         self.statuses: list[dict] = []
         from vla_ros.ros.messages import MESSAGE_TYPES
 
@@ -169,9 +174,12 @@ class Player:
                                                          raw=True)
         self.node.create_subscription(String, ACTION_CHUNK_TOPIC, self._on_chunk, deep)
         self.node.create_subscription(String, "/vla/status", self._on_status, RELIABLE_LATCHED)
-        self.sim_origin = (time.monotonic(), origin)
-        self.playing = False
-        self.held: float | None = None  # sim time the clock stands at (settle_clock), None: it runs
+        # Before playing, the clock runs (the node's sim-time timers, its status among them, and control ticks
+        # need it to move) from well before the episode, past its start if the node is slow to come up (ROS time
+        # cannot be negative, so an episode recorded near sim time 0 leaves little room); settle_clock() then
+        # sets it to the episode's start, where play() goes on.
+        self.origin = origin
+        self.clock = ReplayClock(max(0.0, origin - PRE_PLAY_S))
         self._stop = threading.Event()
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
@@ -181,24 +189,14 @@ class Player:
         self._clock_thread.start()
 
     def now(self) -> float:
-        wall, sim = self.sim_origin
-        if self.playing:
-            return sim + (time.monotonic() - wall)
-        # Before playing, the clock runs (the node's sim-time timers, its status among them, and control ticks
-        # need it to move) from well before the episode, past its start if the node is slow to come up (ROS time
-        # cannot be negative, so an episode recorded near sim time 0 leaves little room); settle_clock() then
-        # sets it to the episode's start, where play() goes on.
-        if self.held is not None:
-            return self.held
-        return max(0.0, sim - PRE_PLAY_S) + (time.monotonic() - wall)
+        return self.clock.now()
 
     def settle_clock(self, control_period: float) -> None:
         """Stand the clock at the episode's start with vla_node's control ticks in phase with the recorded ones:
         held three periods later, then set back to the start, a backward jump of more than two periods, on
         which the node restarts its tick schedule from the clock it reads (see clock_origin)."""
-        start = self.sim_origin[1]
-        for held in (start + 3 * control_period, start):
-            self.held = held
+        for held in (self.origin + 3 * control_period, self.origin):
+            self.clock.hold(held)
             time.sleep(SETTLE_S)  # pacing: the node polls the clock every millisecond
 
     def _publish_clock(self) -> None:
@@ -230,15 +228,14 @@ class Player:
                 raise ReplayInputError(f"timed out after {timeout:.0f} s waiting for {what}")
             time.sleep(0.005)
 
-    def play(self, pairs: dict[int, BagMessage | None]) -> None:
+    def play(self, pairs: dict[int, BagMessage | None], chunk_ready: dict[int, float]) -> None:
         """Publish the inputs at their recorded times. Lock-step where a chunk was recorded: the joint state
         the node was given with that frame (`pairs`: the chunk report's "state", or for older bags the searched
         one, see vla_ros/recording/pairing.py) goes out just before the message that made the node infer (the
         frame, or the instruction for a frame already there), and nothing more is played until the node has
-        published that frame's chunk (at most HOLD_LIMIT_S), so the node infers on the recorded frame with the
-        recorded state, whatever the machine's load."""
-        self.sim_origin = (time.monotonic(), self.sim_origin[1])
-        self.playing, self.held = True, None
+        published that frame's chunk, so the node infers on the recorded frame with the recorded state, whatever
+        the machine's load. `chunk_ready`: the sim time each recorded chunk was ready (see _wait_for_chunk)."""
+        self.clock.run_from(self.origin)
         latest_frame: int | None = None
         instructed = False
         for message in self.inputs:
@@ -256,21 +253,40 @@ class Player:
             if paired is not None:
                 self.publishers[paired.topic].publish(paired.data)
                 time.sleep(PAIR_GAP_S)  # pacing between two publications, not a wait for a condition
+            inferences_before = self.inferences()
             self.publishers[message.topic].publish(message.data)
             if awaited is not None:
-                self._wait_for_chunk(awaited)
+                self._wait_for_chunk(awaited, chunk_ready.get(awaited, self.now() + HOLD_LIMIT_S), inferences_before)
         end = self.bag.messages[-1].stamp_ns * 1e-9 + TAIL_S
         while self.now() < end:
             time.sleep(0.005)
 
-    def _wait_for_chunk(self, key: int) -> None:
-        deadline = time.monotonic() + HOLD_LIMIT_S
-        while time.monotonic() < deadline:
-            with self.lock:
-                if key in self.chunk_keys:
-                    return
-            time.sleep(0.001)
-        self.late_chunks += 1
+    def inferences(self) -> int:
+        return int(self.last_status().get("inferences", 0))
+
+    def _wait_for_chunk(self, key: int, recorded_ready: float, inferences_before: int) -> None:
+        """Wait for frame `key`'s chunk. Once sim time reaches the time the recorded chunk was ready, the clock
+        stands until the node has accepted a chunk (its inference count, `inferences_before` when the frame went
+        out, goes up): a node slower than when recording (a loaded machine) then sees the recorded inference
+        time, not a longer one that would make its inputs stale and its chunk start later. The clock then runs
+        again, because the node reports the chunk (/vla/action_chunk) with its first command, on a control tick."""
+        deadline = time.monotonic() + CHUNK_WAIT_LIMIT_S
+        held = released = False
+        try:
+            while time.monotonic() < deadline:
+                with self.lock:
+                    if key in self.chunk_keys:
+                        return
+                if not held and not released and self.clock.now() >= recorded_ready:
+                    self.clock.hold()
+                    held = True
+                if held and self.inferences() > inferences_before:
+                    self.clock.release()
+                    held, released = False, True
+                time.sleep(0.0005)
+            self.late_chunks += 1
+        finally:
+            self.clock.release()
 
     def replayed_commands(self, topic: str) -> TimedCommands:
         import numpy as np
@@ -344,10 +360,12 @@ def replay(args: argparse.Namespace) -> ReplayComparison:
             player.wait(lambda p=publisher: p.get_subscription_count() > 0, args.startup_timeout,
                         f"vla_node to subscribe to {topic}")
         player.settle_clock(control_period)
-        player.play(pairs)
+        chunk_ready = {stamp_key(float(c["obs_stamp"])): float(c["chunk_ready"])
+                       for c in read_chunks(bag) if "chunk_ready" in c}
+        player.play(pairs, chunk_ready)
         if player.late_chunks:
-            print(f"vla_replay: warning: {player.late_chunks} frame(s) got no chunk within {HOLD_LIMIT_S} s; their "
-                  "chunks may use other joint states than recorded", file=sys.stderr)
+            print(f"vla_replay: warning: {player.late_chunks} frame(s) got no chunk within {CHUNK_WAIT_LIMIT_S:.0f} "
+                  "s; their chunks may use other joint states than recorded", file=sys.stderr)
         result = ReplayComparison()
         with player.lock:
             replayed_chunks = list(player.chunks)

@@ -21,6 +21,7 @@ import threading
 import time
 
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data
@@ -70,8 +71,10 @@ class VlaNode(LifecycleNode):
         # they are the names of docs/interface.md. /diagnostics stays global for the diagnostic aggregator.
         # Status and diagnostics exist from the start so a failed configure is visible, not silent.
         self._status = StatusPublisher(self)
+        # On the steady clock, not the node's: with use_sim_time and no /clock yet, a ROS-time timer never fires,
+        # and the one status that says "waiting for /clock" would reach only the subscribers matched at that moment.
         self._status_timer = self.create_timer(1.0 / self.get_parameter("status_rate_hz").value,
-                                               self._publish_status)
+                                               self._publish_status, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         if self.get_parameter("autostart").value:
             self._autostart_timer = self.create_timer(0.0, self._autostart)
