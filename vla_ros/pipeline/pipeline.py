@@ -92,6 +92,7 @@ class Pipeline:
         self._next_instruction_id = 1
         self._measured: np.ndarray | None = None
         self._state_stamp: float | None = None
+        self.joint_states_received = 0  # in /vla/status: is the state topic arriving (vla_replay waits on it)
         # Reasons reported to safety on the next tick; cleared when a good input replaces them.
         self._input_error: str | None = None
         self._last_rejection = ""  # the latest rejected instruction, reported until a valid one arrives
@@ -135,6 +136,7 @@ class Pipeline:
             self._input_error = reason
 
     def on_joint_state(self, names: Sequence[str], positions: Sequence[float], received: float) -> None:
+        self.joint_states_received += 1
         try:
             measured = self.joint_reorderer.reorder(names, positions)
             check_plausible(measured, self.config.limits, self.config.joint_names)
@@ -423,6 +425,7 @@ class Pipeline:
                 "backend": self.backend_name,
                 "interface": self.config.interface.value,
                 "inferences": self.inference_count,
+                "joint_states_received": self.joint_states_received,
                 "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
                 "deadlines": self.deadlines.snapshot(),
                 "safety": dict(self.supervisor.counters),
