@@ -56,7 +56,10 @@ class Player:
         from vla_ros.ros.messages import seconds_to_time
         from vla_ros.ros.qos import RELIABLE, RELIABLE_LATCHED
 
-        if not rclpy.ok():
+        # A context this player starts, it shuts down in close(): left to interpreter exit, DDS threads still
+        # running can abort the process (a failed exit status after a printed MATCH).
+        self._owns_context = not rclpy.ok()
+        if self._owns_context:
             rclpy.init()
         self._seconds_to_time, self._clock_type = seconds_to_time, Clock
         self.node = Node("vla_replay")
@@ -253,4 +256,9 @@ class Player:
         self._stop.set()
         self._clock_thread.join(1.0)
         self.executor.shutdown(timeout_sec=1.0)
+        self._spin.join(1.0)
         self.node.destroy_node()
+        if self._owns_context:
+            import rclpy
+
+            rclpy.try_shutdown()
