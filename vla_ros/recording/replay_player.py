@@ -83,7 +83,7 @@ class Player:
         self.late_chunks = 0  # frames whose chunk did not come within CHUNK_WAIT_LIMIT_S
         self.states_published = self.states_lost = 0
         self.node_alive: Callable[[], bool] = lambda: True  # set by play()
-        self.statuses: list[dict] = []
+        self._last_status: dict = {}  # only the newest counts; the node sends 50 a second
         from vla_ros.ros.messages import MESSAGE_TYPES
 
         command_class = next(c for c in set(MESSAGE_TYPES.values())
@@ -134,11 +134,11 @@ class Player:
 
     def _on_status(self, msg) -> None:
         with self.lock:
-            self.statuses.append(json.loads(msg.data))
+            self._last_status = json.loads(msg.data)
 
     def last_status(self) -> dict:
         with self.lock:
-            return self.statuses[-1] if self.statuses else {}
+            return self._last_status
 
     def wait(self, predicate, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -151,8 +151,8 @@ class Player:
              node_alive: Callable[[], bool]) -> None:
         """Publish the inputs at their recorded times. Lock-step where a chunk was recorded: the joint state
         the node was given with that frame (`pairs`: the chunk report's "state", or for older bags the searched
-        one, see vla_ros/recording/pairing.py) goes out just before the message that made the node infer (the
-        frame, or the instruction for a frame already there), and nothing more is played until the node has
+        one, see vla_ros/recording/pairing.py) goes out, and once the node has counted it, the message that made
+        the node infer (the frame, or the instruction for a frame already there); nothing more is played until the node has
         published that frame's chunk, so the node infers on the recorded frame with the recorded state, whatever
         the machine's load. `chunk_ready`: the sim time each recorded chunk was ready (see _wait_for_chunk).
         Raises ReplayInputError if the node exits meanwhile."""
