@@ -152,9 +152,9 @@ class Player:
         """Publish the inputs at their recorded times. Lock-step where a chunk was recorded: the joint state
         the node was given with that frame (`pairs`: the chunk report's "state", or for older bags the searched
         one, see vla_ros/recording/pairing.py) goes out, and once the node has counted it, the message that made
-        the node infer (the frame, or the instruction for a frame already there); nothing more is played until the node has
-        published that frame's chunk, so the node infers on the recorded frame with the recorded state, whatever
-        the machine's load. `chunk_ready`: the sim time each recorded chunk was ready (see _wait_for_chunk).
+        the node infer (the frame, or the instruction for a frame already there); nothing more is played until
+        the node has published that frame's chunk, so the node infers on the recorded frame with the recorded
+        state, whatever the machine's load. `chunk_ready`: the sim time each recorded chunk was ready (see _wait_for_chunk).
         Raises ReplayInputError if the node exits meanwhile."""
         self.node_alive = node_alive
         self.clock.run_from(self.origin)
