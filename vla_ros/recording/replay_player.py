@@ -154,8 +154,8 @@ class Player:
         one, see vla_ros/recording/pairing.py) goes out, and once the node has counted it, the message that made
         the node infer (the frame, or the instruction for a frame already there); nothing more is played until
         the node has published that frame's chunk, so the node infers on the recorded frame with the recorded
-        state, whatever the machine's load. `chunk_ready`: the sim time each recorded chunk was ready (see _wait_for_chunk).
-        Raises ReplayInputError if the node exits meanwhile."""
+        state, whatever the machine's load. `chunk_ready`: the sim time each recorded chunk was ready (see
+        _wait_for_chunk). Raises ReplayInputError if the node exits meanwhile."""
         self.node_alive = node_alive
         self.clock.run_from(self.origin)
         latest_frame: int | None = None
