@@ -82,7 +82,6 @@ class Player:
         self.chunk_keys: set[int] = set()
         self.late_chunks = 0  # frames whose chunk did not come within CHUNK_WAIT_LIMIT_S
         self.states_published = self.states_lost = 0
-        self.node_alive: Callable[[], bool] = lambda: True  # set by play()
         self._last_status: dict = {}  # only the newest counts; the node sends 50 a second
         from vla_ros.ros.messages import MESSAGE_TYPES
 
@@ -156,7 +155,6 @@ class Player:
         the node has published that frame's chunk, so the node infers on the recorded frame with the recorded
         state, whatever the machine's load. `chunk_ready`: the sim time each recorded chunk was ready (see
         _wait_for_chunk). Raises ReplayInputError if the node exits meanwhile."""
-        self.node_alive = node_alive
         self.clock.run_from(self.origin)
         latest_frame: int | None = None
         instructed = False
@@ -184,7 +182,8 @@ class Player:
             inferences_before = self.inferences()
             self._publish(message)
             self.clock.release()
-            self._wait_for_chunk(awaited, chunk_ready.get(awaited, self.now() + HOLD_LIMIT_S), inferences_before)
+            ready = chunk_ready.get(awaited, self.now() + HOLD_LIMIT_S)
+            self._wait_for_chunk(awaited, ready, inferences_before, node_alive)
         end = self.bag.messages[-1].stamp_ns * 1e-9 + TAIL_S
         while self.now() < end:
             time.sleep(0.005)
@@ -201,14 +200,17 @@ class Player:
         """Until the node has counted every joint state played (less those lost before: the topic is best
         effort), so the newest it holds is the last one published."""
         deadline = time.monotonic() + STATE_ACK_LIMIT_S
-        while time.monotonic() < deadline:
+        while True:
             received = int(self.last_status().get("joint_states_received", 0))
             if received >= self.states_published - self.states_lost:
                 return
+            if time.monotonic() > deadline:
+                self.states_lost = self.states_published - received
+                return
             time.sleep(0.001)
-        self.states_lost = self.states_published - int(self.last_status().get("joint_states_received", 0))
 
-    def _wait_for_chunk(self, key: int, recorded_ready: float, inferences_before: int) -> None:
+    def _wait_for_chunk(self, key: int, recorded_ready: float, inferences_before: int,
+                        node_alive: Callable[[], bool]) -> None:
         """Wait for frame `key`'s chunk. Once sim time reaches the time the recorded chunk was ready, the clock
         stands until the node has accepted a chunk (its inference count, `inferences_before` when the frame went
         out, goes up): a node slower than when recording (a loaded machine) then sees the recorded inference
@@ -221,7 +223,7 @@ class Player:
                 with self.lock:
                     if key in self.chunk_keys:
                         return
-                if not self.node_alive():
+                if not node_alive():
                     raise ReplayInputError("vla_node exited during the replay")
                 if not held and not released and self.clock.now() >= recorded_ready:
                     self.clock.hold()
