@@ -30,3 +30,13 @@ def test_when_inference_is_delayed_expect_fewer_chunks_and_the_mode_without_supp
     assert rows["300"]["planned"]["boundaries"] < rows["0"]["planned"]["boundaries"]
     assert 0.0 <= rows["0"]["success_rate"] <= 1.0
     assert "skipped" in result["modes"]["no_such"]
+
+
+def test_when_an_inference_interval_is_set_expect_fewer_boundaries_and_the_override_reported() -> None:
+    every_frame = run_delay(ROOT / "models" / "sim_act", episodes=1, delays_s=(0.0,), modes=("latest",))
+    paced = run_delay(ROOT / "models" / "sim_act", episodes=1, delays_s=(0.0,), modes=("latest",),
+                      node_overrides={"execution.inference_interval_s": 0.5})
+    assert paced["node_overrides"] == {"execution.inference_interval_s": 0.5}
+    # Frames come at 15 Hz: every frame gives a chunk every 67 ms, the interval one every 0.5 s of sim time.
+    paced_boundaries = paced["modes"]["latest"]["0"]["planned"]["boundaries"]
+    assert paced_boundaries * 4 < every_frame["modes"]["latest"]["0"]["planned"]["boundaries"]

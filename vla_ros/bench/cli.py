@@ -57,8 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--real-time-factor", type=float, default=1.0,
                         help="competence: sim speed against wall time (below 1 leaves CPU for other robots)")
     parser.add_argument("--node-param", action="append", default=[], metavar="NAME=VALUE",
-                        help="competence: a vla_node parameter for every pass (YAML value), e.g. "
-                             "control_thread_priority=0 where several robots share a small machine; repeatable")
+                        help="competence, delay: a vla_node parameter for every pass (YAML value), e.g. "
+                             "control_thread_priority=0 where several robots share a small machine, or "
+                             "execution.inference_interval_s=1.0; repeatable")
     parser.add_argument("--passes", default="onnx,ablated,torch",
                         help="competence passes besides the remote one (onnx always runs)")
     parser.add_argument("--delays", default="0,0.1,0.2,0.3", help="delay: injected inference delays, s")
@@ -117,6 +118,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         return run_delay(args.model or DEFAULT_COMPETENCE_MODEL, args.episodes,
                          delays_s=tuple(float(d) for d in args.delays.split(",")),
                          modes=tuple(args.modes.split(",")), plot_dir=args.plot_dir,
+                         node_overrides=_node_params(args.node_param),
                          log=None if args.json else lambda line: print(line, file=sys.stderr, flush=True))
     from vla_ros.bench.competence import run_competence_benchmark
 

@@ -122,9 +122,10 @@ def _run_episode(sim: Any, make_pipeline: Callable[[Callable[[], float]], Any], 
 def run_delay(model: Path | str, episodes: int = 20, first_seed: int = 1,
               delays_s: tuple[float, ...] = DEFAULT_DELAYS_S, modes: tuple[str, ...] = DEFAULT_MODES,
               backend: str = "onnxruntime", log: Callable[[str], None] | None = None,
-              plot_dir: Path | None = None) -> dict[str, Any]:
+              plot_dir: Path | None = None, node_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The suite's results: {mode: {delay_ms: {...}}}, plus the set-up. Modes the package cannot run
-    (rtc without a real-time-chunking package) are reported as skipped with the reason."""
+    (rtc without a real-time-chunking package) are reported as skipped with the reason. `node_overrides` are
+    vla_node parameters for every mode and delay (execution.inference_interval_s, for one)."""
     from vla_ros.core.parameters import build_node_config
     from vla_ros.model import RuntimeOptions, create_policy, load_model_package
     from vla_ros.pipeline import Pipeline
@@ -137,7 +138,7 @@ def run_delay(model: Path | str, episodes: int = 20, first_seed: int = 1,
     height, width = package.expected_image_size("front") or (96, 96)
     sim_params = node_parameters("vla_sim", {})
     camera_period = 1.0 / float(sim_params.get("camera_rate_hz", 15.0))
-    base = node_parameters("vla_node", {"model_path": str(model), "backend": backend})
+    base = {**node_parameters("vla_node", {"model_path": str(model), "backend": backend}), **(node_overrides or {})}
     base.pop("use_sim_time", None)
     sim = ArmSim(SimConfig(image_width=int(width), image_height=int(height)))
     results: dict[str, Any] = {}
@@ -167,6 +168,7 @@ def run_delay(model: Path | str, episodes: int = 20, first_seed: int = 1,
     finally:
         sim.close()
     document = {"model": package.name, "backend": selection.name, "episodes": episodes, "first_seed": first_seed,
+                "node_overrides": dict(node_overrides or {}),
                 "delays_ms": [round(d * 1e3) for d in delays_s], "boundary_window_s": BOUNDARY_WINDOW_S,
                 "modes": results}
     if plot_dir is not None:
@@ -184,19 +186,23 @@ def plot_delay(document: dict[str, Any], path: Path) -> Path:
     panels = (("success_rate", "success rate"), ("boundary_step_max_rad", "largest planned step at a boundary, rad"),
               ("boundary_jerk_p99", "planned boundary jerk p99, rad/s³"))
     figure, axes = plt.subplots(1, len(panels), figsize=(13, 3.8))
-    for mode, rows in document["modes"].items():
+    styles = ("-", "--", ":")  # modes at the same value (100 % success) stay visible on top of each other
+    for index, (mode, rows) in enumerate(document["modes"].items()):
         if "skipped" in rows:
             continue
         delays = [int(d) for d in rows]
         for axis, (key, _label) in zip(axes, panels):
             values = [rows[str(d)][key] if key == "success_rate" else rows[str(d)]["planned"][key] for d in delays]
-            axis.plot(delays, values, marker="o", label=mode)
+            axis.plot(delays, values, marker="o", linestyle=styles[index % len(styles)], label=mode)
     for axis, (_key, label) in zip(axes, panels):
         axis.set_xlabel("inference delay, ms")
         axis.set_title(label, fontsize=10)
         axis.grid(alpha=0.3)
+    axes[0].set_ylim(0.0, 1.05)
     axes[0].legend()
-    figure.suptitle(f"{document['model']}: blending under inference delay ({document['episodes']} episodes each)")
+    overrides = ", ".join(f"{k}={v}" for k, v in document.get("node_overrides", {}).items())
+    figure.suptitle(f"{document['model']}: blending under inference delay ({document['episodes']} episodes each"
+                    f"{'; ' + overrides if overrides else ''})")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)

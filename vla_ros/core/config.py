@@ -159,6 +159,9 @@ class ExecutionConfig:
     trajectory_points: int = 5
     # Experiments only: hold each chunk until the clock reaches its observation stamp + this (vla_bench delay).
     injected_delay_s: float = 0.0
+    # The least time between the observations of consecutive inferences, so each chunk runs at least about this long
+    # (the RTC paper's execution horizon); 0 infers on every new frame.
+    inference_interval_s: float = 0.0
 
     def __post_init__(self) -> None:
         _require(isinstance(self.control_rate_hz, (int, float)) and 1.0 <= self.control_rate_hz <= 1000.0,
@@ -172,6 +175,8 @@ class ExecutionConfig:
                  "execution.trajectory_points", self.trajectory_points, "an integer in [1, 100]")
         _require(isinstance(self.injected_delay_s, (int, float)) and 0.0 <= self.injected_delay_s <= 5.0,
                  "execution.injected_delay_s", self.injected_delay_s, "a delay in [0, 5] s")
+        _require(isinstance(self.inference_interval_s, (int, float)) and 0.0 <= self.inference_interval_s <= 10.0,
+                 "execution.inference_interval_s", self.inference_interval_s, "an interval in [0, 10] s")
 
     @property
     def control_period(self) -> float:

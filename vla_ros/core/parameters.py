@@ -149,6 +149,9 @@ SCHEMA: tuple[ParameterSpec, ...] = (
     _execution("injected_delay_s", "experiments only: each chunk reaches execution this long after its "
                "observation's stamp, on the node's clock (sim time in sim), as from a slow model", min_value=0.0,
                max_value=5.0),
+    _execution("inference_interval_s", "least time between the observations of consecutive inferences, s: each "
+               "chunk then runs at least about this long before the next takes over (0 = infer on every new frame)",
+               min_value=0.0, max_value=10.0),
     _safety("image_timeout", "hold when the newest image is older, s", min_value=0.001, max_value=10.0),
     _safety("state_timeout", "hold when the newest joint state is older, s", min_value=0.001, max_value=10.0),
     _safety("max_observation_age", "observations older than this are not used for inference, s",
@@ -276,6 +279,7 @@ def build_node_config(values: Mapping[str, object]) -> NodeConfig:
         trajectory_horizon_s=float(merged["execution.trajectory_horizon_s"]),  # type: ignore[arg-type]
         trajectory_points=int(merged["execution.trajectory_points"]),  # type: ignore[call-overload]
         injected_delay_s=float(merged["execution.injected_delay_s"]),  # type: ignore[arg-type]
+        inference_interval_s=float(merged["execution.inference_interval_s"]),  # type: ignore[arg-type]
     )
     safety = SafetyConfig(
         image_timeout=float(merged["safety.image_timeout"]),  # type: ignore[arg-type]

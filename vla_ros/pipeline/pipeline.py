@@ -33,14 +33,15 @@ from vla_ros.pipeline.checks import (
     command_dim_of_chunk,
     real_time_chunking_planner,
 )
+from vla_ros.pipeline.chunk_report import chunk_reports
 from vla_ros.pipeline.inference_thread import InferenceThread, blank_observation
 from vla_ros.pipeline.injected_delay import InjectedDelay
+from vla_ros.pipeline.pacing import InferencePacing, pacing_advice
 from vla_ros.pipeline.resume import ResumeRule
 from vla_ros.safety import DeadlineMonitor, SafetyDecision, SafetyInputs, SafetySupervisor, validate_chunk
 from vla_ros.safety import validate_instruction as clean_instruction
 
 Clock = Callable[[], float]
-
 
 
 @dataclass
@@ -85,6 +86,11 @@ class Pipeline:
         self._lock = threading.Lock()
         self.injected_delay = InjectedDelay(config.execution.injected_delay_s)
         self.rtc = real_time_chunking_planner(config, package)
+        self.pacing = InferencePacing(config.execution.inference_interval_s,
+                                      (package.horizon - 1) * package.control_period, package.control_period,
+                                      config.safety.inference_timeout)
+        if advice := pacing_advice(config):
+            self.log.warning(advice)
         self._inference = InferenceThread(lambda: self.run_inference_once(self._clock()), self.log)
         self._active = False
         self._estop = False
@@ -109,10 +115,9 @@ class Pipeline:
         self._invalid_action_event: str | None = None
         self._logged_fault = False
         self._last_chunk_time: float | None = None
-        self._last_inferred: tuple[int, int] | None = None  # (frame sequence, instruction id)
         self._policy_needs_reset = False
         self._last_decision: SafetyDecision | None = None
-        self._unreported_chunk: dict[str, float] | None = None
+        self._unreported_chunk: dict[str, object] | None = None
         self.timings_ms: dict[str, float] = {}
         self.inference_count = 0
 
@@ -260,14 +265,13 @@ class Pipeline:
         # with the frame (as a simulator does) is never paired with the frame before it.
         with self._lock:
             measured = None if self._measured is None else self._measured.copy()
-        key = (frame_set.sequence, instruction.instruction_id)
-        if key == self._last_inferred:
+        if not self.pacing.due(frame_set.sequence, instruction.instruction_id, frame_set.stamp):
             return False
         if now - frame_set.stamp > self.config.safety.max_observation_age:
             return False  # S2: too old to act on; the stale-image hold covers the robot meanwhile
         if self.package.state_dim is not None and measured is None:
             return False
-        self._last_inferred = key
+        self.pacing.started(frame_set.sequence, instruction.instruction_id, frame_set.stamp)
         observation = Observation({name: f.image for name, f in frame_set.frames.items()}, frame_set.stamp,
                                   instruction.text, measured,
                                   None if self.rtc is None else self.rtc.frozen_for(frame_set.stamp))
@@ -322,18 +326,11 @@ class Pipeline:
             if result.accepted:
                 if self.rtc is not None:
                     self.rtc.on_chunk(np.asarray(actions, dtype=float), frame_set.stamp, now)
+                self.pacing.chunk_accepted(frame_set.stamp, now)
                 self._last_chunk_time = now
                 self.inference_count += 1
-                received = max(f.received for f in frame_set.frames.values())
-                self.timings_ms = {**timings, "transport": max(0.0, (received - frame_set.stamp) * 1e3),
-                                   "observation_age_at_chunk": (now - frame_set.stamp) * 1e3,
-                                   "skipped_steps": float(result.skipped_steps)}
-                self._unreported_chunk = {**timings, "obs_stamp": frame_set.stamp, "received": received,
-                                          "chunk_ready": now, "skipped_steps": float(result.skipped_steps),
-                                          "instruction_id": instruction.instruction_id,
-                                          "instruction": instruction.text, "period": chunk.period,
-                                          "state": None if measured is None else measured.tolist(),
-                                          "semantics": chunk.semantics.value, "targets": targets.tolist()}
+                self.timings_ms, self._unreported_chunk = chunk_reports(chunk, frame_set, instruction.text, now,
+                                                                        result.skipped_steps)
 
     # ----- control tick -----
     def control_tick(self, now: float) -> ControlOutput:
@@ -343,6 +340,7 @@ class Pipeline:
             self.injected_delay.clear()
             if self.rtc is not None:
                 self.rtc.clear()
+            self.pacing.clear()
             self.frames.clear()
             with self._lock:
                 self._measured = None
