@@ -23,6 +23,7 @@ from vla_ros.training.export import export_package
 from vla_ros.training.families.flow_matching import FlowMatchingPolicy, PrefixPerturbation, flow_matching_loss
 from vla_ros.training.family_trainer import fit, write_train_report
 from vla_ros.training.flow_package import flow_draft
+from vla_ros.training.own_plan_prefix import OwnPlanPrefix, OwnPlanPrefixes
 from vla_ros.training.trainer import MIN_STATE_STD, images_to_tensor
 
 MIN_ACTION_STD = 0.05  # rad: a joint the expert never moves must not blow up the normalized actions
@@ -30,6 +31,7 @@ BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 WARMUP_STEPS = 200
 PREFIX_PERTURBATION: PrefixPerturbation | None = None
+OWN_PLAN_PREFIXES: OwnPlanPrefixes | None = None  # replaces PREFIX_PERTURBATION when set
 MODEL_KWARGS: dict[str, Any] = {"width": 128, "context_tokens": 4, "prefix_layers": 0, "expert_layers": 3,
                                 "heads": 4, "max_delay_steps": 5}
 
@@ -58,10 +60,17 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
               "state_dim": 6, **MODEL_KWARGS}
     module = FlowMatchingPolicy(**kwargs)
 
-    def loss_of_rows(rows: np.ndarray) -> torch.Tensor:
+    def inputs_of_rows(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         index = torch.from_numpy(rows)
-        return flow_matching_loss(module, images_to_tensor(data.images[rows]), tokens[index], states[index],
-                                  actions[index], generator, perturb=PREFIX_PERTURBATION)
+        return images_to_tensor(data.images[rows]), tokens[index], states[index]
+
+    def loss_of_rows(rows: np.ndarray) -> torch.Tensor:
+        perturb: PrefixPerturbation | OwnPlanPrefix | None = PREFIX_PERTURBATION
+        if OWN_PLAN_PREFIXES is not None:
+            perturb = OwnPlanPrefix(OWN_PLAN_PREFIXES, module, rows, data.episode, demo.stride, inputs_of_rows)
+        images, row_tokens, row_states = inputs_of_rows(rows)
+        return flow_matching_loss(module, images, row_tokens, row_states, actions[torch.from_numpy(rows)],
+                                  generator, perturb=perturb)
 
     fitted = fit(module, loss_of_rows, len(data), steps=steps, batch_size=BATCH_SIZE,
                  learning_rate=LEARNING_RATE, warmup_steps=WARMUP_STEPS, seed=seed,
@@ -78,6 +87,7 @@ def train_and_export(data: DemoDataset, demo: DemoConfig, out_dir: Path, name: s
     write_train_report(out_dir, "flow", demo, module, fitted,
                        {"batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "seed": seed, "threads": threads,
                         "model_kwargs": kwargs,
-                        "prefix_perturbation": None if PREFIX_PERTURBATION is None else asdict(PREFIX_PERTURBATION)},
+                        "prefix_perturbation": None if PREFIX_PERTURBATION is None else asdict(PREFIX_PERTURBATION),
+                        "own_plan_prefixes": None if OWN_PLAN_PREFIXES is None else asdict(OWN_PLAN_PREFIXES)},
                        export.passed)
     return export.manifest_written

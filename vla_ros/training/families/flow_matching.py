@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -35,6 +36,13 @@ def time_embedding(tau: torch.Tensor, width: int) -> torch.Tensor:
     frequencies = torch.exp(torch.arange(half, dtype=torch.float32, device=tau.device) * (-math.log(1000.0) / half))
     angles = tau.unsqueeze(-1) * frequencies * (2.0 * math.pi)
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
+
+
+class PrefixSource(Protocol):
+    """Replaces some frozen prefixes (and the target after them) with ones the demonstration did not take."""
+
+    def apply(self, actions: torch.Tensor, frozen_rows: torch.Tensor, delays: torch.Tensor,
+              generator: torch.Generator) -> torch.Tensor: ...
 
 
 class FlowMatchingPolicy(nn.Module):
@@ -77,7 +85,7 @@ class FlowMatchingPolicy(nn.Module):
 
 def flow_matching_loss(module: FlowMatchingPolicy, images: torch.Tensor, tokens: torch.Tensor, states: torch.Tensor,
                        actions: torch.Tensor, generator: torch.Generator, frozen_probability: float = 0.5,
-                       perturb: PrefixPerturbation | None = None) -> torch.Tensor:
+                       perturb: PrefixSource | None = None) -> torch.Tensor:
     """Conditional flow matching on normalized action chunks [B, T, D], with training-time RTC.
 
     tau ~ Beta(1.5, 1) per chunk (more weight near the noisy end, as pi0 samples it). With `frozen_probability`
