@@ -50,3 +50,20 @@ def test_when_auto_on_gpu_machine_expect_tensorrt_selected(act_package_dir: Path
     shutil.copytree(act_package_dir, pkg_dir)
     _, selection = create_policy(load_model_package(pkg_dir), "auto")
     assert selection.name == "tensorrt" and selection.skipped == []
+
+
+def test_when_engine_built_for_batches_expect_rows_equal_to_single_calls_and_its_own_cache_entry(
+        tmp_path: Path) -> None:
+    pkg_dir = tmp_path / "pkg"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "models" / "sim_act", pkg_dir)  # dynamic batch axis
+    pkg = load_model_package(pkg_dir)
+    batched, _ = create_policy(pkg, "tensorrt", RuntimeOptions(trt_max_batch=4))
+    single, _ = create_policy(pkg, "tensorrt")
+    assert batched.session.max_batch == 4 and single.session.max_batch == 1  # type: ignore[attr-defined]
+    assert len(list((pkg_dir / "engine_cache").glob("*.engine"))) == 2
+    feeds = [batched.preprocess(o) for o in random_observations(pkg.manifest, 3, seed=9)]
+    stacked = {name: np.concatenate([f[name] for f in feeds]) for name in feeds[0]}
+    rows = batched.session.run(stacked)  # type: ignore[attr-defined]
+    alone = np.concatenate([single.session.run(f) for f in feeds])  # type: ignore[attr-defined]
+    assert rows.shape[0] == 3
+    assert np.max(np.abs(rows - alone)) <= 1e-3

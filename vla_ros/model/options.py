@@ -22,6 +22,8 @@ class RuntimeOptions:
     trt_fp16: build the TensorRT engine with FP16 kernels allowed.
     trt_cache_dir: where TensorRT engines are cached; None = `<package>/engine_cache/`.
     trt_workspace_mib: TensorRT builder workspace limit.
+    trt_max_batch: the largest batch a one-graph package's TensorRT engine accepts (vla_serve's --max-batch-size);
+        1 pins its profile to the manifest's shape, as the node runs it.
     remote: how to reach the policy server of a remote package (backend remote).
     """
 
@@ -33,6 +35,7 @@ class RuntimeOptions:
     trt_fp16: bool = False
     trt_cache_dir: Path | None = None
     trt_workspace_mib: int = 1024
+    trt_max_batch: int = 1
     remote: RemoteConfig = field(default_factory=RemoteConfig)
 
     def __post_init__(self) -> None:
@@ -48,3 +51,6 @@ class RuntimeOptions:
                              "onnxruntime provider names or None")
         if not isinstance(self.trt_workspace_mib, int) or self.trt_workspace_mib < 16:
             raise ValueError(f"RuntimeOptions.trt_workspace_mib={self.trt_workspace_mib!r}: expected an integer >= 16")
+        if not isinstance(self.trt_max_batch, int) or isinstance(self.trt_max_batch, bool) or \
+                not 1 <= self.trt_max_batch <= 256:
+            raise ValueError(f"RuntimeOptions.trt_max_batch={self.trt_max_batch!r}: expected an integer in [1, 256]")

@@ -2,9 +2,9 @@
 
 The policy comes from vla_ros.model.create_policy (same backends, same `auto` order, same TensorRT engine cache
 as the node). A batch of observations from several robots is preprocessed one by one (a bad observation fails
-only its own request), stacked on the graph's batch axis, run in one call, and decoded row by row. TensorRT
-engines are built with an optimization profile pinned to batch 1 (the node's shape), so on TensorRT the rows run
-one call each.
+only its own request), stacked on the graph's batch axis, run in one call, and decoded row by row. A one-graph
+package's TensorRT engine is built with its batch axis spanning 1 .. --max-batch-size (another engine than the
+node's, which is pinned to batch 1). Multi-graph packages on TensorRT run their rows one call each.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from vla_ros.serve.options import ServeOptions
 
 _LOG = logging.getLogger("vla_ros.serve")
 
-UNBATCHED_BACKENDS = ("tensorrt",)
-
 
 @dataclass
 class BatchResult:
@@ -43,12 +41,14 @@ class ServedModel:
             raise ModelPackageError(f"{options.model_path} is a remote package: vla_serve serves packages with "
                                     "weights (a remote package points at a server like this one)")
         policy, self.selection = create_policy(self.package, options.backend,
-                                               RuntimeOptions(intra_op_threads=options.intra_op_threads))
+                                               RuntimeOptions(intra_op_threads=options.intra_op_threads,
+                                                              trt_max_batch=options.max_batch_size))
         assert isinstance(policy, ModelPolicy)
         self.policy = policy
         self.layout: RemoteSpec = request_layout(self.package, options.request_layout)
         self._decode = ActionDecoder(self.package.manifest.outputs, self.package.manifest.action)
-        self.batched_calls = self.selection.name not in UNBATCHED_BACKENDS
+        # A TensorRT engine takes the batches its profile was built for (1 where the graph has a fixed batch).
+        self.batched_calls = self.selection.name != "tensorrt" or getattr(policy.session, "max_batch", 1) > 1
         _LOG.info("serving %s on %s (providers %s), %s", self.package.name, self.selection.name,
                   self.selection.providers, "batched calls" if self.batched_calls else "one call per row")
 

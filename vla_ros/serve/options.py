@@ -41,6 +41,7 @@ class ServeOptions:
             (bool(self.model_path), "model_path: the model package to serve"),
             (self.replicas >= 1, f"replicas={self.replicas}: at least 1"),
             (self.max_batch_size >= 1, f"max_batch_size={self.max_batch_size}: at least 1 (1 = no batching)"),
+            (self.max_batch_size <= 256, f"max_batch_size={self.max_batch_size}: at most 256"),
             (self.batch_wait_ms >= 0.0, f"batch_wait_ms={self.batch_wait_ms}: not negative"),
             (self.gpus_per_replica >= 0.0, f"gpus_per_replica={self.gpus_per_replica}: not negative"),
             (self.cpus_per_replica > 0.0, f"cpus_per_replica={self.cpus_per_replica}: positive"),

@@ -64,9 +64,20 @@ def _progress_monitor(trt):
     return _LogProgress()
 
 
+def profile_shapes(onnx_shape: tuple[int, ...], manifest_shape: tuple[int, ...],
+                   max_batch: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(min, opt, max) of one input with dynamic dimensions. The manifest's shape pins every dimension, except a
+    dynamic batch axis when batches are asked for: that spans 1 .. max_batch, tuned for the largest."""
+    shape = tuple(int(d) for d in manifest_shape)
+    if max_batch <= 1 or not onnx_shape or onnx_shape[0] >= 0:
+        return shape, shape, shape
+    largest = (max_batch, *shape[1:])
+    return (1, *shape[1:]), largest, largest
+
+
 def build_engine(trt, onnx_path: Path, input_shapes: Mapping[str, tuple[int, ...]],
-                 fp16: bool, workspace_mib: int) -> bytes:
-    """Parse the ONNX and build a serialized engine; dynamic dimensions get a profile pinned to the manifest."""
+                 fp16: bool, workspace_mib: int, max_batch: int = 1) -> bytes:
+    """Parse the ONNX and build a serialized engine; dynamic dimensions get a profile from profile_shapes."""
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(0)  # TensorRT 10: explicit batch is the only mode
@@ -85,8 +96,9 @@ def build_engine(trt, onnx_path: Path, input_shapes: Mapping[str, tuple[int, ...
         shape = tuple(input_shapes[tensor.name])
         if any(d < 0 for d in tensor.shape):
             dynamic = True
-            # The runtime always feeds the manifest's shape (batch 1), so min = opt = max gives the best kernels.
-            profile.set_shape(tensor.name, shape, shape, shape)
+            # The node always feeds the manifest's shape (batch 1), so min = opt = max gives it the best kernels;
+            # a server batching robots asks for the batch axis to span its batch sizes.
+            profile.set_shape(tensor.name, *profile_shapes(tuple(tensor.shape), shape, max_batch))
     if dynamic:
         config.add_optimization_profile(profile)
     monitor = _progress_monitor(trt)
@@ -115,12 +127,15 @@ class TensorRTSession:
         props = torch.cuda.get_device_properties(0)
         shapes = {name: shape for name, (shape, _dtype) in manifest.input_shapes().items()}
         precision = "fp16" if options.trt_fp16 else "fp32"
+        # An engine built for batches is another engine: its largest batch is part of the cache key.
+        key_shapes = shapes if options.trt_max_batch == 1 else {**shapes, "max_batch": (options.trt_max_batch,)}
         self.key = EngineKey.create(gpu_name=props.name, compute_capability=(props.major, props.minor),
                                     tensorrt_version=trt.__version__, onnx_sha256=onnx_sha256,
-                                    input_shapes=shapes, precision=precision)
+                                    input_shapes=key_shapes, precision=precision)
         self.cache = EngineCache(options.trt_cache_dir or (package_root / "engine_cache"))
         engine_bytes, self.cache_hit = self.cache.get_or_build(
-            self.key, lambda: build_engine(trt, onnx_path, shapes, options.trt_fp16, options.trt_workspace_mib))
+            self.key, lambda: build_engine(trt, onnx_path, shapes, options.trt_fp16, options.trt_workspace_mib,
+                                           options.trt_max_batch))
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
         self._engine = self._runtime.deserialize_cuda_engine(engine_bytes)
@@ -130,16 +145,22 @@ class TensorRTSession:
         self._stream = torch.cuda.Stream()
         self.providers = [f"tensorrt-{trt.__version__}:{props.name}:{precision}"]
         self._output_name = manifest.outputs.tensor
-        # Device and pinned host buffers are allocated once; every frame only copies into them.
+        # Device and pinned host buffers are allocated once, for the largest batch; every call only copies into
+        # their leading rows (the batch axis comes first, so those rows are contiguous).
         self._device: dict[str, object] = {}
         self._host: dict[str, object] = {}
         self._inputs: list[str] = []
-        for i in range(self._engine.num_io_tensors):
-            name = self._engine.get_tensor_name(i)
-            is_input = self._engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-            if is_input:
-                self._context.set_input_shape(name, shapes[name])
-                self._inputs.append(name)
+        self._shapes = shapes
+        names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
+        inputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        batchable = all(len(self._engine.get_tensor_shape(n)) > 0 and self._engine.get_tensor_shape(n)[0] < 0
+                        for n in inputs)
+        self.max_batch = options.trt_max_batch if batchable else 1
+        self._batch = self.max_batch
+        for name in inputs:  # every input shape first: the output shapes follow from them
+            self._context.set_input_shape(name, (self.max_batch, *shapes[name][1:]))
+            self._inputs.append(name)
+        for name in names:
             shape = tuple(self._context.get_tensor_shape(name))
             np_dtype = np.dtype(trt.nptype(self._engine.get_tensor_dtype(name)))
             torch_dtype = torch.from_numpy(np.zeros(0, dtype=np_dtype)).dtype
@@ -149,15 +170,23 @@ class TensorRTSession:
             self._context.set_tensor_address(name, device_buf.data_ptr())
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
+        """One call on 1 .. max_batch rows (the inputs' first axis)."""
         torch = self._torch
+        batch = int(next(iter(feeds.values())).shape[0])
+        if not 1 <= batch <= self.max_batch:
+            raise ValueError(f"TensorRT engine: batch of {batch} rows, this engine takes 1 .. {self.max_batch}")
+        if batch != self._batch:
+            for name in self._inputs:
+                self._context.set_input_shape(name, (batch, *self._shapes[name][1:]))
+            self._batch = batch
         with torch.cuda.stream(self._stream):
             for name in self._inputs:
-                host = self._host[name]
-                host.numpy()[...] = feeds[name]  # type: ignore[attr-defined]
-                self._device[name].copy_(host, non_blocking=True)  # type: ignore[attr-defined]
+                host = self._host[name][:batch]  # type: ignore[index]
+                host.numpy()[...] = feeds[name]
+                self._device[name][:batch].copy_(host, non_blocking=True)  # type: ignore[index]
             if not self._context.execute_async_v3(self._stream.cuda_stream):
                 raise RuntimeError("TensorRT execute_async_v3 failed")
-            out_host = self._host[self._output_name]
-            out_host.copy_(self._device[self._output_name], non_blocking=True)  # type: ignore[attr-defined]
+            out_host = self._host[self._output_name][:batch]  # type: ignore[index]
+            out_host.copy_(self._device[self._output_name][:batch], non_blocking=True)  # type: ignore[index]
         self._stream.synchronize()
-        return out_host.numpy().copy()  # type: ignore[attr-defined]
+        return out_host.numpy().copy()
