@@ -63,3 +63,18 @@ def test_when_the_earlier_sample_belongs_to_another_episode_expect_the_demonstra
 def test_when_a_setting_is_out_of_range_expect_an_error_naming_it(field: str) -> None:
     with pytest.raises(ValueError, match=field):
         OwnPlanPrefixes(**{field: -1})
+
+
+def test_when_vla_train_flow_runs_by_default_expect_own_plan_prefixes_in_its_report(tmp_path) -> None:
+    import json
+
+    from vla_ros.training import train_flow
+    from vla_ros.training.dataset import DemoConfig, generate_demonstrations
+
+    assert train_flow.OWN_PLAN_PREFIXES is not None  # how models/sim_flow is trained
+    demo = DemoConfig(episodes=2, seed=21, horizon=10)
+    written = train_flow.train_and_export(generate_demonstrations(demo), demo, tmp_path / "pkg", "tiny", steps=3,
+                                          threads=1, seed=0, max_minutes=5.0, log=lambda _line: None)
+    assert written
+    report = json.loads((tmp_path / "pkg" / "train_report.json").read_text())
+    assert report["train"]["own_plan_prefixes"]["probability"] == 0.5

@@ -129,6 +129,7 @@ def run_delay(model: Path | str, episodes: int = 20, first_seed: int = 1,
     from vla_ros.core.parameters import build_node_config
     from vla_ros.model import RuntimeOptions, create_policy, load_model_package
     from vla_ros.pipeline import Pipeline
+    from vla_ros.pipeline.pacing import pacing_advice
     from vla_ros.sim.demo import node_parameters
     from vla_ros.sim.world import ArmSim, SimConfig
 
@@ -142,7 +143,10 @@ def run_delay(model: Path | str, episodes: int = 20, first_seed: int = 1,
     base.pop("use_sim_time", None)
     sim = ArmSim(SimConfig(image_width=int(width), image_height=int(height)))
     results: dict[str, Any] = {}
+    # One pipeline per episode: its configure-time warnings would repeat for every episode, so they are said once
+    # per mode and delay below instead.
     quiet = logging.getLogger("vla_ros.bench.delay")
+    quiet.setLevel(logging.ERROR)
     try:
         for mode in modes:
             if mode not in {b.value for b in Blending}:
@@ -152,6 +156,8 @@ def run_delay(model: Path | str, episodes: int = 20, first_seed: int = 1,
             for delay in delays_s:
                 config = build_node_config({**base, "execution.blending": mode, "execution.injected_delay_s": delay})
                 control_period = config.execution.control_period
+                if advice := pacing_advice(config):
+                    say(f"delay {mode}: {advice}")
 
                 def make_pipeline(clock: Callable[[], float], config=config) -> Any:
                     return Pipeline(config, package, policy, selection.name, clock, quiet)

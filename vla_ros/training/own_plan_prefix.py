@@ -8,7 +8,8 @@ the same episode `s` steps earlier (the run-time noise seed, no gradient). The t
 where the plan's prefix ends and settles back onto the demonstration, as PrefixPerturbation's does; this source
 is realistic where the ramps are random.
 
-Costs one extra prefix pass and `flow_steps` velocity passes, without gradient, over the chosen rows only.
+Costs one extra prefix pass and `flow_steps` velocity passes, without gradient, over the chosen rows only (a
+quarter of a batch by default): 4000 steps took 17.6 min here, against 16.5 min without it.
 """
 
 from __future__ import annotations
