@@ -16,12 +16,10 @@ below zero means infer at once.
 from __future__ import annotations
 
 import threading
-from collections import deque
 
 from vla_ros.core.config import Blending
 from vla_ros.core.parameters import NodeConfig
-
-LATENCY_WINDOW = 8  # chunks whose observation-to-hand-over delay the cap remembers
+from vla_ros.pipeline.delay_estimate import RecentDelays
 
 
 class InferencePacing:
@@ -40,14 +38,13 @@ class InferencePacing:
         self._lock = threading.Lock()
         self._last_key: tuple[int, int] | None = None  # (frame sequence, instruction id)
         self._last_stamp: tuple[int, float] | None = None  # (instruction id, observation stamp)
-        self._delays: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._delays = RecentDelays()
 
     def effective_interval(self) -> float:
         """The interval after the cap that keeps the executing chunk from running out."""
         if self.interval_s <= 0.0:
             return 0.0
-        with self._lock:
-            delay = max(self._delays) if self._delays else 0.0
+        delay = self._delays.largest() or 0.0
         return max(0.0, min(self.interval_s, self.chunk_span_s - delay - self.step_s,
                             self.max_chunk_gap_s - self.step_s))
 
@@ -70,15 +67,14 @@ class InferencePacing:
 
     def chunk_accepted(self, obs_stamp: float, handed_over: float) -> None:
         """A chunk took over `handed_over - obs_stamp` after its observation: the delay the cap plans for."""
-        with self._lock:
-            self._delays.append(max(0.0, handed_over - obs_stamp))
+        self._delays.add(obs_stamp, handed_over)
 
     def clear(self) -> None:
         """The clock went backwards: stamps and delays from before it mean nothing now."""
         with self._lock:
             self._last_key = None
             self._last_stamp = None
-            self._delays.clear()
+        self._delays.clear()
 
 
 def pacing_advice(config: NodeConfig) -> str | None:

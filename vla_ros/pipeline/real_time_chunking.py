@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import deque
 
 import numpy as np
 
-LATENCY_WINDOW = 8  # chunks whose delay the estimate remembers
+from vla_ros.pipeline.delay_estimate import RecentDelays
 
 
 class FrozenPrefixPlanner:
@@ -36,35 +35,35 @@ class FrozenPrefixPlanner:
         self._lock = threading.Lock()
         self._actions: np.ndarray | None = None
         self._stamp = 0.0
-        self._delays: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._delays = RecentDelays()
 
     def on_chunk(self, actions: np.ndarray, obs_stamp: float, handed_over: float) -> None:
         """A chunk became the executing one (newest wins): remember it and how long it took."""
         with self._lock:
             self._actions = np.array(actions, dtype=np.float64, copy=True)
             self._stamp = float(obs_stamp)
-            self._delays.append(max(0.0, float(handed_over) - float(obs_stamp)))
+        self._delays.add(obs_stamp, handed_over)
 
     def clear(self) -> None:
         """A new instruction (its first chunk starts from the measured state) or a reset clock."""
         with self._lock:
             self._actions = None
-            self._delays.clear()
+        self._delays.clear()
 
     @property
     def expected_delay(self) -> float | None:
-        with self._lock:
-            return max(self._delays) if self._delays else None
+        return self._delays.largest()
 
     def steps_for(self, delay: float) -> int:
         return min(self.max_steps, math.floor(delay / self.period + 1e-9) + 1)
 
     def frozen_for(self, stamp: float) -> np.ndarray | None:
         """The executing chunk's values at stamp + i * period for the expected delay's steps, or None."""
+        delay = self._delays.largest()
         with self._lock:
-            if self._actions is None or not self._delays:
+            if self._actions is None or delay is None:
                 return None
-            actions, origin, delay = self._actions, self._stamp, max(self._delays)
+            actions, origin = self._actions, self._stamp
         count = self.steps_for(delay)
         u = (stamp + np.arange(count) * self.period - origin) / self.period
         u = np.clip(u, 0.0, actions.shape[0] - 1)
