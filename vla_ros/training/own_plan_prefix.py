@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vla_ros.model.flow.integrate import integrate
+from vla_ros.model.manifest_types import FlowSpec
 from vla_ros.training.families.flow_matching import FlowMatchingPolicy
 
 Inputs = Callable[[np.ndarray], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]  # rows -> images, tokens, states
@@ -81,19 +83,31 @@ class OwnPlanPrefix:
         return out
 
     def _plans(self, rows: np.ndarray, horizon: int, dim: int) -> torch.Tensor:
-        """The module's chunks [n, T, D] (normalized) for these samples, integrated as the runtime does."""
+        """The module's chunks [n, T, D] (normalized) for these samples, by the runtime's own integration."""
+        # integrate() reads only the step count and the noise seed of the spec.
+        spec = FlowSpec(steps=self.config.flow_steps, noise_seed=self.config.noise_seed, context=(),
+                        noisy_actions="", time="", rtc=None)
         was_training = self.module.training
         self.module.eval()
         try:
             with torch.no_grad():
                 images, tokens, states = self.inputs(rows)
-                context = self.module.prefix(images, tokens, states)
-                noise = np.random.default_rng(self.config.noise_seed).standard_normal((1, horizon, dim))
-                x = torch.from_numpy(noise.astype(np.float32)).repeat(len(rows), 1, 1)
-                dt = 1.0 / self.config.flow_steps
-                for k in range(self.config.flow_steps):
-                    time = torch.full((len(rows), horizon), k * dt)
-                    x = x + self.module.velocity(context, x, time) * dt
+                field = _ModuleField(self.module, self.module.prefix(images, tokens, states))
+                plans = integrate(field, spec, horizon, dim, batch=len(rows))
         finally:
             self.module.train(was_training)
-        return x
+        return torch.from_numpy(plans)
+
+
+class _ModuleField:
+    """The torch module as integrate()'s VelocityField, its context already computed for the batch."""
+
+    def __init__(self, module: FlowMatchingPolicy, context: torch.Tensor) -> None:
+        self.module = module
+        self.context = context
+
+    def prefix(self, feeds: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError("the context is computed from training tensors before integration")
+
+    def velocity(self, noisy_actions: np.ndarray, time: np.ndarray) -> np.ndarray:
+        return self.module.velocity(self.context, torch.from_numpy(noisy_actions), torch.from_numpy(time)).numpy()
